@@ -1,0 +1,90 @@
+/**
+ * A bounded log of rejected messages that an operator reads through the API. The newest `limit`
+ * entries are kept in memory and on disk (two files of at most `limit` lines each, the older one
+ * dropped when the newer fills), so the log survives a restart and never outgrows its bound.
+ */
+import { appendFileSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RejectReason } from './decode.js';
+
+/** How much of a rejected payload is kept: enough to see what was wrong, bounded. */
+export const DEAD_LETTER_PAYLOAD_BYTES = 2048;
+
+export interface DeadLetter {
+  received_at: string;
+  topic: string;
+  reason: RejectReason;
+  detail: string;
+  /** Position in a batch when only that reading was rejected. */
+  index?: number;
+  /** The payload as text, cut to DEAD_LETTER_PAYLOAD_BYTES. */
+  payload: string;
+  payload_bytes: number;
+}
+
+export class DeadLetterLog {
+  private entries: DeadLetter[] = [];
+  private linesInCurrent = 0;
+  private readonly currentPath: string;
+  private readonly previousPath: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly limit: number,
+  ) {
+    this.currentPath = join(dir, 'dead-letters.jsonl');
+    this.previousPath = join(dir, 'dead-letters.previous.jsonl');
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const previous = this.readFile(this.previousPath);
+    const current = this.readFile(this.currentPath);
+    this.linesInCurrent = current.length;
+    this.entries = [...previous, ...current].slice(-this.limit);
+  }
+
+  add(entry: DeadLetter): void {
+    this.entries.push(entry);
+    if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
+    if (this.linesInCurrent >= this.limit) {
+      renameSync(this.currentPath, this.previousPath);
+      this.linesInCurrent = 0;
+    }
+    appendFileSync(this.currentPath, `${JSON.stringify(entry)}\n`);
+    this.linesInCurrent += 1;
+  }
+
+  /** Newest first. */
+  newest(count: number, reason?: RejectReason): DeadLetter[] {
+    const out: DeadLetter[] = [];
+    for (let i = this.entries.length - 1; i >= 0 && out.length < count; i -= 1) {
+      const entry = this.entries[i];
+      if (entry && (reason === undefined || entry.reason === reason)) out.push(entry);
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  private readFile(path: string): DeadLetter[] {
+    if (!existsSync(path)) return [];
+    const entries: DeadLetter[] = [];
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (line === '') continue;
+      try {
+        entries.push(JSON.parse(line) as DeadLetter);
+      } catch {
+        // A line torn by a crash is skipped; the others are still worth reading.
+      }
+    }
+    return entries;
+  }
+}
+
+export function payloadPreview(payload: Buffer): string {
+  return payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString('utf8');
+}

@@ -1,0 +1,107 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per service instance, so tests that run
+ * several instances in one process do not mix their counts.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REJECT_REASONS } from '../ingest/decode.js';
+import { TOPIC_KINDS } from '../contract/topics.js';
+
+import type { JournalStats } from '../ingest/journal.js';
+
+export interface MetricSources {
+  journalStats(): JournalStats;
+  now(): number;
+}
+
+export function createMetrics(sources: MetricSources) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = {
+    registry,
+    messages: new Counter({
+      name: 'ingest_messages_total',
+      help: 'MQTT messages received, by topic kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    readings: new Counter({
+      name: 'ingest_readings_total',
+      help: 'Readings accepted (journaled and acknowledged), by topic kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: 'ingest_rejected_total',
+      help: 'Messages or batch readings rejected, by reason; each is kept in the dead-letter log',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    journalErrors: new Counter({
+      name: 'ingest_journal_errors_total',
+      help: 'Journal appends that failed (disk full, I/O error); the message was not acknowledged',
+      registers: [registry],
+    }),
+    storeWrites: new Counter({
+      name: 'store_writes_total',
+      help: 'Batch writes to the time-series store, by result (ok, retry, refused)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    storePoints: new Counter({
+      name: 'store_points_written_total',
+      help: 'Points the time-series store confirmed',
+      registers: [registry],
+    }),
+    storeWriteSeconds: new Histogram({
+      name: 'store_write_duration_seconds',
+      help: 'Duration of successful batch writes to the time-series store',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    journalPendingPoints: new Gauge({
+      name: 'journal_pending_points',
+      help: 'Readings accepted but not yet confirmed by the time-series store (spool depth)',
+      registers: [registry],
+      collect() {
+        this.set(sources.journalStats().pendingPoints);
+      },
+    }),
+    journalPendingBytes: new Gauge({
+      name: 'journal_pending_bytes',
+      help: 'Bytes of journal segments on disk not yet confirmed by the store',
+      registers: [registry],
+      collect() {
+        this.set(sources.journalStats().pendingBytes);
+      },
+    }),
+    journalOldestAge: new Gauge({
+      name: 'journal_oldest_age_seconds',
+      help: 'Age of the oldest reading not yet confirmed by the store (0 when empty)',
+      registers: [registry],
+      collect() {
+        const { oldestAtMs } = sources.journalStats();
+        this.set(oldestAtMs === null ? 0 : Math.max(0, (sources.now() - oldestAtMs) / 1000));
+      },
+    }),
+    mqttConnected: new Gauge({
+      name: 'mqtt_connected',
+      help: '1 while the service is connected to the MQTT broker',
+      registers: [registry],
+    }),
+    deadLetters: new Gauge({
+      name: 'dead_letters',
+      help: 'Entries in the bounded dead-letter log',
+      registers: [registry],
+    }),
+  };
+  // Every label value exists from the start, so a rate() over a reason that never happened is 0, not absent.
+  for (const reason of REJECT_REASONS) metrics.rejected.inc({ reason }, 0);
+  for (const kind of TOPIC_KINDS) {
+    metrics.messages.inc({ kind }, 0);
+    metrics.readings.inc({ kind }, 0);
+  }
+  for (const result of ['ok', 'retry', 'refused'] as const) metrics.storeWrites.inc({ result }, 0);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

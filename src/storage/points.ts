@@ -1,0 +1,46 @@
+/**
+ * The time-series schema of CONTRACT.md section 2. Technicians write their own Grafana queries
+ * against these names, so they are a promise: measurement and field names never change here.
+ */
+import { faultCode } from '../contract/payloads.js';
+import type { Reading } from '../domain/reading.js';
+import type { FieldValue, Point } from './line-protocol.js';
+
+export interface PointTags {
+  borehole: string;
+  region: string;
+  commune: string;
+}
+
+const int01 = (value: boolean): bigint => (value ? 1n : 0n);
+
+function fieldsOf(reading: Reading): Record<string, FieldValue> {
+  switch (reading.kind) {
+    case 'flow': {
+      const { rate_lpm, total_m3 } = reading.values;
+      return total_m3 === undefined ? { rate_lpm } : { rate_lpm, total_m3 };
+    }
+    case 'pump': {
+      const { running, current_a, voltage_v } = reading.values;
+      const fields: Record<string, FieldValue> = { running: int01(running), fault: faultCode(reading.values) };
+      if (current_a !== undefined) fields.current_a = current_a;
+      if (voltage_v !== undefined) fields.voltage_v = voltage_v;
+      return fields;
+    }
+    case 'level':
+      return { depth_m: reading.values.depth_m };
+    case 'status': {
+      const { online, rssi_dbm, battery_v } = reading.values;
+      const fields: Record<string, FieldValue> = { online: int01(online) };
+      if (rssi_dbm !== undefined) fields.rssi_dbm = rssi_dbm;
+      if (battery_v !== undefined) fields.battery_v = battery_v;
+      return fields;
+    }
+  }
+}
+
+const MEASUREMENT = { flow: 'flow', pump: 'pump', level: 'level', status: 'device' } as const;
+
+export function readingToPoint(reading: Reading, tags: PointTags): Point {
+  return { measurement: MEASUREMENT[reading.kind], tags: { ...tags }, fields: fieldsOf(reading), tsMs: reading.tsMs };
+}
