@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need on a fresh Debian machine of this kind
+# (Mosquitto and InfluxDB from apt, the npm packages), then runs the linter, the type check and
+# every test (unit and integration, against real servers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+missing=()
+have mosquitto || missing+=(mosquitto)
+have influxd || missing+=(influxdb)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "!!! ${missing[*]} missing and cannot be installed here (needs root and apt-get); integration tests will say what they skip" >&2
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+echo "--- lint"; npx eslint .
+echo "--- type check"; npx tsc -p tsconfig.json
+echo "--- tests"; npx vitest run "$@"

@@ -1,0 +1,25 @@
+/** Reading back what the service stored, through the same InfluxQL client the service uses. */
+import { pino } from 'pino';
+import { InfluxClient } from '../../src/storage/influx.js';
+
+export interface InfluxTarget {
+  name: string;
+  url: string;
+  token: string;
+  org: string;
+  /** A fresh database per test on 1.x; the one bucket on 2.x. */
+  bucket: (unique: string) => string;
+}
+
+export function influxClient(target: InfluxTarget, bucket: string): InfluxClient {
+  return new InfluxClient({ url: target.url, token: target.token, org: target.org, bucket }, pino({ level: 'silent' }));
+}
+
+/** Number of points of a measurement for some boreholes (0 when there are none yet). */
+export async function countPoints(client: InfluxClient, measurement: string, field: string, boreholes: readonly string[]): Promise<number> {
+  await client.connect();
+  const where = boreholes.map((id) => `"borehole" = '${id}'`).join(' OR ');
+  const [series] = await client.query(`SELECT count("${field}") FROM "${measurement}" WHERE ${where}`);
+  const value = series?.[0]?.values[0]?.[1];
+  return typeof value === 'number' ? value : 0;
+}
