@@ -19,6 +19,8 @@ export interface MosquittoServer {
   restart(): Promise<void>;
   /** SIGKILL: no chance to save; only what autosave wrote (at most 1 s old) survives. */
   kill(): Promise<void>;
+  /** The running server's process id (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
 }
 
 export interface InfluxServer {
@@ -30,6 +32,7 @@ export interface InfluxServer {
   stop(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
+  readonly pid: number | undefined;
 }
 
 const HOST = '127.0.0.1';
@@ -188,6 +191,10 @@ class ManagedProcess {
   private exited: Promise<Exit> | undefined;
 
   constructor(private readonly spec: ChildSpec) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   async start(): Promise<void> {
     if (this.child) return;
@@ -359,6 +366,9 @@ export async function startMosquitto(opts: { port?: number } = {}): Promise<Mosq
       await managed.start();
     },
     kill: () => managed.kill(),
+    get pid() {
+      return managed.pid;
+    },
   };
 }
 
@@ -430,6 +440,9 @@ export async function startInfluxd(opts: { port?: number } = {}): Promise<Influx
     restart: async () => {
       await managed.stop();
       await managed.start();
+    },
+    get pid() {
+      return managed.pid;
     },
   };
 }
