@@ -98,12 +98,13 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     password: config.mqtt.password,
     topicRoot: config.mqtt.topicRoot,
     log: log.child({ component: 'mqtt' }),
-    handle: (message) => {
-      ingest.handle(message);
+    handle: (message) => ingest.handle(message),
+    commit: () => {
+      ingest.commit();
       journalFailing = false;
       drain.notify();
     },
-    onHandleError: () => {
+    onCommitError: () => {
       journalFailing = true;
       metrics.journalErrors.inc();
     },
@@ -141,6 +142,7 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     stop: () => {
       stopped ??= (async () => {
         await mqttSource.stop();
+        // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
         await drain.stop(SHUTDOWN_FLUSH_MS);
         journal.close();
         await app.close();

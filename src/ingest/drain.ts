@@ -9,7 +9,8 @@ import type { Journal, JournalBatch } from './journal.js';
 
 /** The one thing the drain needs of a store. */
 export interface LineWriter {
-  writeLines(body: string): Promise<void>;
+  /** Writes line protocol (UTF-8, newline-separated). */
+  writeLines(body: Buffer): Promise<void>;
 }
 
 export interface DrainEvents {
@@ -144,20 +145,20 @@ export class Drain {
   }
 
   /** Writes a body, isolating lines the store refuses as data; throws only retryable errors. */
-  private async write(body: string): Promise<void> {
+  private async write(body: Buffer): Promise<void> {
     try {
       await this.options.writer.writeLines(body);
     } catch (error) {
       if (isRetryable(error)) throw error;
       this.options.events.failed(false);
-      const lines = body.split('\n').filter((line) => line !== '');
+      const lines = body.toString('utf8').split('\n').filter((line) => line !== '');
       if (lines.length <= 1) {
         this.options.events.refused(lines[0] ?? '', (error as Error).message);
         return;
       }
       const half = Math.ceil(lines.length / 2);
-      await this.write(`${lines.slice(0, half).join('\n')}\n`);
-      await this.write(`${lines.slice(half).join('\n')}\n`);
+      await this.write(Buffer.from(`${lines.slice(0, half).join('\n')}\n`));
+      await this.write(Buffer.from(`${lines.slice(half).join('\n')}\n`));
     }
   }
 

@@ -1,15 +1,14 @@
 /**
- * What happens to one MQTT message between the broker and its acknowledgement: decode, reject
- * what is invalid (counted, logged once, dead-lettered), journal what is valid, then tell the
- * listeners (the rules). Synchronous on purpose: mqtt.js handles one message at a time and sends
- * the PUBACK only when this returns, so a journaled message is the only one ever acknowledged.
+ * What happens to an MQTT message between the broker and its acknowledgement: decode, reject what
+ * is invalid (counted, logged once, dead-lettered), append what is valid to the journal. The
+ * messages of one event-loop turn are then committed together (`commit()`), and only after that
+ * are their PUBACKs released and the listeners (the rules) told.
  */
 import type { Logger } from 'pino';
 import type { Registry } from '../config/registry.js';
 import type { Reading } from '../domain/reading.js';
 import type { Metrics } from '../observability/metrics.js';
-import { toLine } from '../storage/line-protocol.js';
-import { readingToPoint } from '../storage/points.js';
+import { ReadingEncoder } from '../storage/points.js';
 import { decodeMessage, type DecodeContext, type Rejection } from './decode.js';
 import { payloadPreview, type DeadLetterLog } from './dead-letters.js';
 import type { Journal } from './journal.js';
@@ -26,28 +25,34 @@ export type ReadingsListener = (readings: readonly Reading[]) => void;
 export interface IngestOptions {
   topicRoot: string;
   registry: Registry;
-  journal: Pick<Journal, 'append'>;
+  journal: Pick<Journal, 'append' | 'commit'>;
   deadLetters: DeadLetterLog;
   metrics: Metrics;
   now: () => number;
   log: Logger;
-  /** Called after the readings are journaled; must not throw. */
+  /** Called with the readings of each commit, once they are durable; must not throw. */
   onAccepted?: ReadingsListener;
 }
 
 export class Ingest {
   private readonly context: DecodeContext;
+  private readonly encoder: ReadingEncoder;
+  private uncommitted: Reading[] = [];
 
   constructor(private readonly options: IngestOptions) {
     this.context = {
       topicRoot: options.topicRoot,
       isKnownBorehole: (id) => options.registry.boreholes.has(id),
     };
+    this.encoder = new ReadingEncoder((id) => {
+      const borehole = options.registry.boreholes.get(id);
+      return { borehole: id, region: borehole?.region ?? '', commune: borehole?.commune ?? '' };
+    });
   }
 
-  /** Throws only when the journal cannot take the readings; then the message must not be acked. */
+  /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */
   handle(message: IncomingMessage): void {
-    const { metrics, now, registry } = this.options;
+    const { metrics, now } = this.options;
     const receivedAtMs = now();
     const { readings, rejections } = decodeMessage(message.topic, message.payload, receivedAtMs, this.context);
     const kind = readings[0]?.kind ?? message.topic.split('/').at(-1) ?? 'unknown';
@@ -60,20 +65,22 @@ export class Ingest {
     // new observation: storing it again would invent a point at the replay time.
     const toStore = message.retained ? readings.filter((r) => r.kind !== 'status') : readings;
     if (toStore.length > 0) {
-      const lines = toStore.map((reading) => {
-        const borehole = registry.boreholes.get(reading.boreholeId);
-        return toLine(
-          readingToPoint(reading, {
-            borehole: reading.boreholeId,
-            region: borehole?.region ?? '',
-            commune: borehole?.commune ?? '',
-          }),
-        );
-      });
+      const lines = toStore.map((reading) => this.encoder.line(reading));
       this.options.journal.append(lines, receivedAtMs);
       metrics.readings.inc({ kind }, toStore.length);
     }
-    this.options.onAccepted?.(readings);
+    if (this.options.onAccepted) this.uncommitted.push(...readings);
+  }
+
+  /**
+   * Makes everything handled since the last commit durable. Throws when the journal cannot be
+   * written; then none of those messages may be acknowledged (the broker delivers them again).
+   */
+  commit(): void {
+    const readings = this.uncommitted;
+    this.uncommitted = [];
+    this.options.journal.commit();
+    if (readings.length > 0) this.options.onAccepted?.(readings);
   }
 
   /** Records a reading that the store itself refused for good (say, a field type conflict). */

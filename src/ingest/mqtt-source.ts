@@ -1,9 +1,13 @@
 /**
  * The MQTT side of ingest: transport only. A fixed client id and a persistent session keep the
  * broker queueing QoS 1 messages while the service is away (with MQTT 5 that takes a non-zero
- * session expiry: Mosquitto ends a v5 session at disconnect without one). mqtt.js sends the
- * PUBACK only after `handleMessage` calls back, and handles one message at a time, so a message
- * is acknowledged exactly when the handler has accepted it.
+ * session expiry: Mosquitto ends a v5 session at disconnect without one).
+ *
+ * Acknowledgement: mqtt.js handles one message at a time and writes its PUBACK when
+ * `handleMessage` calls back. The socket is corked while the messages of an event-loop turn are
+ * handled; at the end of the turn they are committed to the journal in one write and only then is
+ * the socket uncorked, releasing their PUBACKs together. If the commit fails the socket is
+ * destroyed instead, so those PUBACKs never leave and the broker delivers the messages again.
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -18,10 +22,12 @@ export interface MqttSourceOptions {
   password?: string | undefined;
   topicRoot: string;
   log: Logger;
-  /** Accepts a message or throws; a message is acknowledged only when this returns. */
+  /** Takes a message in; it is acknowledged only after the next `commit()` returns. */
   handle(message: IncomingMessage): void;
+  /** Makes the messages handled so far durable, or throws. */
+  commit(): void;
   onConnectionChange?(connected: boolean): void;
-  onHandleError?(error: unknown): void;
+  onCommitError?(error: unknown): void;
 }
 
 /** Long enough to cover a service outage of a month; the broker keeps queueing meanwhile. */
@@ -32,7 +38,7 @@ const MAX_RECONNECT_MS = 30_000;
 export class MqttSource {
   private client: MqttClient | null = null;
   private stopping = false;
-  private retryTimers = new Set<NodeJS.Timeout>();
+  private corked = false;
 
   constructor(private readonly options: MqttSourceOptions) {}
 
@@ -59,11 +65,13 @@ export class MqttSource {
     const client = mqtt.connect(url, clientOptions);
     this.client = client;
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
-      this.deliver(
-        { topic: packet.topic, payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload, retained: packet.retain },
-        callback,
-        0,
-      );
+      this.corkUntilIdle(client);
+      this.options.handle({
+        topic: packet.topic,
+        payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+        retained: packet.retain,
+      });
+      callback();
     };
     client.on('connect', (connack) => {
       client.options.reconnectPeriod = MIN_RECONNECT_MS;
@@ -88,30 +96,34 @@ export class MqttSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
     const client = this.client;
     this.client = null;
     if (client) await client.endAsync(false);
     this.options.onConnectionChange?.(false);
   }
 
-  /** Hands a message over; on failure retries the same message (unacked) with backoff. */
-  private deliver(message: IncomingMessage, callback: (error?: Error) => void, attempt: number): void {
-    if (this.stopping) return;
-    try {
-      this.options.handle(message);
-    } catch (error) {
-      this.options.onHandleError?.(error);
-      if (attempt === 0) this.options.log.error({ err: error, topic: message.topic }, 'message could not be accepted; holding it unacknowledged');
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(timer);
-        this.deliver(message, callback, attempt + 1);
-      }, Math.min(10_000, 100 * 2 ** attempt));
-      this.retryTimers.add(timer);
-      return;
-    }
-    callback();
+  /**
+   * Corks the socket until the end of this event-loop turn, then commits and uncorks. One write
+   * to the journal and one to the socket serve every message of the turn, instead of two syscalls
+   * per message.
+   */
+  private corkUntilIdle(client: MqttClient): void {
+    if (this.corked) return;
+    const stream = client.stream;
+    stream.cork();
+    this.corked = true;
+    setImmediate(() => {
+      this.corked = false;
+      try {
+        this.options.commit();
+      } catch (error) {
+        this.options.onCommitError?.(error);
+        this.options.log.error({ err: error }, 'journal commit failed; dropping the connection so that nothing uncommitted is acknowledged');
+        stream.destroy();
+        return;
+      }
+      stream.uncork();
+    });
   }
 }
 

@@ -112,7 +112,7 @@ export class InfluxClient {
   }
 
   /** Writes line protocol. Throws StoreWriteError; `retryable: false` means the data is refused. */
-  async writeLines(body: string): Promise<void> {
+  async writeLines(body: Buffer): Promise<void> {
     try {
       await this.connect();
     } catch (error) {
@@ -173,7 +173,7 @@ export class InfluxClient {
     }
   }
 
-  private async writeV1(body: string): Promise<void> {
+  private async writeV1(body: Buffer): Promise<void> {
     const params = new URLSearchParams({ db: this.db, precision: 'ms' });
     if (this.rp) params.set('rp', this.rp);
     let response: Response;
@@ -193,7 +193,7 @@ export class InfluxClient {
     throw new StoreWriteError(`influxdb write answered ${response.status}: ${text}`, isRetryableStatus(response.status), response.status);
   }
 
-  private async writeV2(client: InfluxDB, body: string): Promise<void> {
+  private async writeV2(client: InfluxDB, body: Buffer): Promise<void> {
     // One short-lived WriteApi per batch, with the library's own retries and buffering off: the
     // journal is the retry buffer, and it is durable where the library's is not.
     const writeApi = client.getWriteApi(this.settings.org, this.settings.bucket, 'ms', {
@@ -204,7 +204,7 @@ export class InfluxClient {
       maxBufferLines: 0,
       writeFailed: (error) => Promise.reject(error),
     });
-    writeApi.writeRecords(body.split('\n').filter((line) => line !== ''));
+    writeApi.writeRecords(body.toString('utf8').split('\n').filter((line) => line !== ''));
     try {
       await writeApi.close();
     } catch (error) {

@@ -16,7 +16,11 @@ export interface Point {
 // Line protocol cannot carry control characters (a newline ends the line) in keys or values.
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
+const NEEDS_KEY_ESCAPE = /[,= \u0000-\u001f\u007f]/;
+
 function escapeKey(value: string): string {
+  // Most keys and tag values need nothing: test once rather than rewrite twice (hot path).
+  if (!NEEDS_KEY_ESCAPE.test(value)) return value;
   return value.replace(CONTROL, ' ').replace(/[,= ]/g, (c) => `\\${c}`);
 }
 
@@ -33,19 +37,33 @@ function formatField(value: FieldValue): string {
   return `"${value.replace(CONTROL, ' ').replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
-export function toLine(point: Point): string {
-  let line = escapeMeasurement(point.measurement);
+/**
+ * `measurement,tag=value,...`: the same for every point of one series, so that a caller writing
+ * many points of few series can compute it once.
+ */
+export function seriesKey(measurement: string, tags: Readonly<Record<string, string>>): string {
+  let key = escapeMeasurement(measurement);
   // Sorted tags are what InfluxDB prefers and make identical points byte-identical.
-  for (const key of Object.keys(point.tags).sort()) {
-    const value = point.tags[key];
+  for (const tag of Object.keys(tags).sort()) {
+    const value = tags[tag];
     if (value === undefined || value === '') continue;
-    line += `,${escapeKey(key)}=${escapeKey(value)}`;
+    key += `,${escapeKey(tag)}=${escapeKey(value)}`;
   }
+  return key;
+}
+
+/** ` field=value,... timestamp`: what follows the series key. */
+export function fieldsAndTime(fields: Readonly<Record<string, FieldValue>>, tsMs: number): string {
+  let out = '';
   let first = true;
-  for (const [key, value] of Object.entries(point.fields)) {
-    line += `${first ? ' ' : ','}${escapeKey(key)}=${formatField(value)}`;
+  for (const [key, value] of Object.entries(fields)) {
+    out += `${first ? ' ' : ','}${escapeKey(key)}=${formatField(value)}`;
     first = false;
   }
-  if (first) throw new RangeError(`point ${point.measurement} has no fields`);
-  return `${line} ${Math.trunc(point.tsMs)}`;
+  if (first) throw new RangeError('a point needs at least one field');
+  return `${out} ${Math.trunc(tsMs)}`;
+}
+
+export function toLine(point: Point): string {
+  return seriesKey(point.measurement, point.tags) + fieldsAndTime(point.fields, point.tsMs);
 }

@@ -4,7 +4,7 @@
  */
 import { faultCode } from '../contract/payloads.js';
 import type { Reading } from '../domain/reading.js';
-import type { FieldValue, Point } from './line-protocol.js';
+import { fieldsAndTime, seriesKey, type FieldValue, type Point } from './line-protocol.js';
 
 export interface PointTags {
   borehole: string;
@@ -43,4 +43,24 @@ const MEASUREMENT = { flow: 'flow', pump: 'pump', level: 'level', status: 'devic
 
 export function readingToPoint(reading: Reading, tags: PointTags): Point {
   return { measurement: MEASUREMENT[reading.kind], tags: { ...tags }, fields: fieldsOf(reading), tsMs: reading.tsMs };
+}
+
+/**
+ * Encodes readings as line protocol, computing each series key (measurement and tags) once per
+ * borehole and kind: at tens of thousands of readings a second, tag escaping is a real cost.
+ */
+export class ReadingEncoder {
+  private readonly keys = new Map<string, string>();
+
+  constructor(private readonly tagsOf: (boreholeId: string) => PointTags) {}
+
+  line(reading: Reading): string {
+    const cacheKey = `${reading.boreholeId}/${reading.kind}`;
+    let key = this.keys.get(cacheKey);
+    if (key === undefined) {
+      key = seriesKey(MEASUREMENT[reading.kind], { ...this.tagsOf(reading.boreholeId) });
+      this.keys.set(cacheKey, key);
+    }
+    return key + fieldsAndTime(fieldsOf(reading), reading.tsMs);
+  }
 }

@@ -14,8 +14,9 @@ class RecordingStore implements LineWriter {
   readonly points = new Set<string>();
   calls = 0;
   constructor(private readonly behaviour: (body: string, call: number) => StoreWriteError | null) {}
-  writeLines(body: string): Promise<void> {
+  writeLines(bytes: Buffer): Promise<void> {
     this.calls += 1;
+    const body = bytes.toString('utf8');
     const error = this.behaviour(body, this.calls);
     if (error) return Promise.reject(error);
     for (const l of body.split('\n')) if (l !== '') this.points.add(l);
@@ -48,6 +49,7 @@ describe('drain', () => {
     const { journal, drain } = await setUp(store);
     for (let i = 0; i < 50; i += 1) {
       journal.append([line(i)], Date.now());
+      journal.commit();
       drain.notify();
     }
     await expect.poll(() => journal.stats().pendingPoints).toBe(0);
@@ -60,6 +62,7 @@ describe('drain', () => {
     const store = new RecordingStore((_body, call) => (call <= 5 ? new StoreWriteError('connection refused', true) : null));
     const { journal, drain } = await setUp(store);
     for (let i = 0; i < 10; i += 1) journal.append([line(i)], Date.now());
+    journal.commit();
     drain.notify();
     await expect.poll(() => store.points.size).toBe(10);
     await expect.poll(() => journal.stats().pendingPoints).toBe(0);
@@ -74,6 +77,7 @@ describe('drain', () => {
     const refused: string[] = [];
     const { journal, drain } = await setUp(store, refused);
     journal.append([line(0), line(1), line(2), bad, line(4)], Date.now());
+    journal.commit();
     drain.notify();
     await expect.poll(() => journal.stats().pendingPoints).toBe(0);
     expect(refused).toEqual([bad]);
@@ -86,6 +90,7 @@ describe('drain', () => {
     const store = new RecordingStore(() => null);
     const { journal, drain } = await setUp(store);
     for (let i = 0; i < 7; i += 1) journal.append([line(i)], Date.now());
+    journal.commit();
     await drain.stop(5000);
     expect(store.points.size).toBe(7);
     journal.close();

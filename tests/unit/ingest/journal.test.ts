@@ -13,7 +13,7 @@ function journalIn(dir: string, segmentMaxBytes?: number): Journal {
 async function drainAll(journal: Journal, maxPoints: number): Promise<string[]> {
   const lines: string[] = [];
   for (let batch = await journal.nextBatch(maxPoints); batch; batch = await journal.nextBatch(maxPoints)) {
-    lines.push(...batch.body.split('\n').filter((l) => l !== ''));
+    lines.push(...batch.body.toString().split('\n').filter((l) => l !== ''));
     await journal.confirm(batch);
   }
   return lines;
@@ -24,11 +24,12 @@ describe('journal', () => {
     const journal = journalIn(mkdtempSync(join(tmpdir(), 'journal-')));
     await journal.open();
     for (let i = 0; i < 25; i += 1) journal.append([line(i)], 1);
+    journal.commit();
     const sizes: number[] = [];
     const seen: string[] = [];
     for (let batch = await journal.nextBatch(10); batch; batch = await journal.nextBatch(10)) {
       sizes.push(batch.points);
-      seen.push(...batch.body.trim().split('\n'));
+      seen.push(...batch.body.toString().trim().split('\n'));
       await journal.confirm(batch);
     }
     expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => line(i)));
@@ -41,6 +42,7 @@ describe('journal', () => {
     const journal = journalIn(mkdtempSync(join(tmpdir(), 'journal-')));
     await journal.open();
     journal.append(Array.from({ length: 30 }, (_, i) => line(i)), 1);
+    journal.commit();
     const batch = await journal.nextBatch(10);
     expect(batch?.points).toBe(30);
     journal.close();
@@ -51,6 +53,7 @@ describe('journal', () => {
     const first = journalIn(dir, 200);
     await first.open();
     for (let i = 0; i < 20; i += 1) first.append([line(i)], 1);
+    first.commit();
     // Confirm the first batch only, then "crash": no close(), no flush beyond write(2).
     const batch = await first.nextBatch(5);
     expect(batch).not.toBeNull();
@@ -72,8 +75,10 @@ describe('journal', () => {
     await journal.open();
     expect(journal.stats()).toMatchObject({ pendingPoints: 0, oldestAtMs: null });
     journal.append([line(1), line(2)], now);
+    journal.commit();
     now += 5000;
     journal.append([line(3)], now);
+    journal.commit();
     expect(journal.stats()).toMatchObject({ pendingPoints: 3, oldestAtMs: 1_000_000 });
     journal.close();
   });
@@ -83,7 +88,9 @@ describe('journal', () => {
     const first = journalIn(dir);
     await first.open();
     first.append([line(1)], 1);
+    first.commit();
     first.append([line(2), line(3)], 1);
+    first.commit();
     first.close();
     const segment = readdirSync(dir).find((name) => name.endsWith('.seg'));
     expect(segment).toBeDefined();
@@ -111,12 +118,13 @@ describe('journal', () => {
     const journal = journalIn(mkdtempSync(join(tmpdir(), 'journal-')));
     await journal.open();
     journal.append([line(1)], 1);
+    journal.commit();
     const batch = await journal.nextBatch(10);
     expect(batch).not.toBeNull();
     if (!batch) return;
     journal.release(batch);
     const again = await journal.nextBatch(10);
-    expect(again?.body).toBe(batch.body);
+    expect(again?.body.equals(batch.body)).toBe(true);
     journal.close();
   });
 
@@ -125,6 +133,7 @@ describe('journal', () => {
     const journal = new Journal({ dir: mkdtempSync(join(tmpdir(), 'journal-')), fsyncIntervalMs: 10, now: () => now });
     await journal.open();
     journal.append([line(1)], now);
+    journal.commit();
     expect(await journal.nextBatch(10, 50)).toBeNull();
     now += 50;
     expect((await journal.nextBatch(10, 50))?.points).toBe(1);
