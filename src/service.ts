@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
 import type { Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import type { Registry } from './config/registry.js';
-import type { ReadingsListener } from './ingest/ingest.js';
 import { DeadLetterLog } from './ingest/dead-letters.js';
 import { Drain } from './ingest/drain.js';
 import { Ingest } from './ingest/ingest.js';
@@ -17,13 +16,17 @@ import { MqttSource } from './ingest/mqtt-source.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { InfluxClient } from './storage/influx.js';
+import { alertChangeLine, boreholeTags } from './storage/points.js';
+import { SqliteStore } from './storage/sqlite-store.js';
+import { RulesEngine } from './rules/engine.js';
 
 export interface ServiceDeps {
   config: Config;
   registry: Registry;
   log: Logger;
   now?: () => number;
-  onAccepted?: ReadingsListener;
+  /** Rules tick interval; the contract asks for at least every 10 s. */
+  tickIntervalMs?: number;
 }
 
 export interface RunningService {
@@ -32,13 +35,14 @@ export interface RunningService {
   url: string;
   metrics: Metrics;
   journal: Journal;
+  rules: RulesEngine;
   stop(): Promise<void>;
 }
 
 /** How long a clean shutdown keeps sending the journal to the store before leaving it for next time. */
 const SHUTDOWN_FLUSH_MS = 5000;
 
-export async function startService({ config, registry, log, now = Date.now, onAccepted }: ServiceDeps): Promise<RunningService> {
+export async function startService({ config, registry, log, now = Date.now, tickIntervalMs }: ServiceDeps): Promise<RunningService> {
   if (config.mqtt.url === undefined) {
     throw new ConfigError('environment', ['MQTT_URL: is required for now (the embedded broker is not built yet)']);
   }
@@ -61,6 +65,21 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     { url: config.influx.url, token: config.influx.token, org: config.influx.org, bucket: config.influx.bucket },
     log.child({ component: 'influx' }),
   );
+  const store = new SqliteStore(join(config.dataDir, 'state.db'));
+  let drainRef: Drain | null = null;
+  const rules = new RulesEngine({
+    registry,
+    store,
+    now,
+    log: log.child({ component: 'rules' }),
+    ...(tickIntervalMs === undefined ? {} : { tickIntervalMs }),
+    // Alert points travel the same durable path as readings: journal, then InfluxDB.
+    writeAlertPoints: (changes) => {
+      journal.append(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId))), now());
+      journal.commit();
+      drainRef?.notify();
+    },
+  });
   const ingest = new Ingest({
     topicRoot: config.mqtt.topicRoot,
     registry,
@@ -69,7 +88,7 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     metrics,
     now,
     log: log.child({ component: 'ingest' }),
-    ...(onAccepted ? { onAccepted } : {}),
+    onAccepted: (readings) => rules.accept(readings),
   });
   const drain = new Drain({
     journal,
@@ -88,6 +107,7 @@ export async function startService({ config, registry, log, now = Date.now, onAc
       refused: (line, reason) => ingest.refusedByStore(line, reason),
     },
   });
+  drainRef = drain;
 
   let journalFailing = false;
   const mqttSource = new MqttSource({
@@ -116,6 +136,13 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     apiTokens: config.apiTokens,
     metricsRegistry: metrics.registry,
     deadLetters,
+    alerts: {
+      list: (query) => store.listAlerts(query),
+      acknowledge: (id, actor) => rules.acknowledge(id, actor),
+      resolve: (id, actor, note) => rules.resolve(id, actor, note),
+      recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
+      isKnownBorehole: (id) => registry.boreholes.has(id),
+    },
     readiness: async () => {
       const store = await influx.ping().then(
         () => ({ ok: true }),
@@ -129,6 +156,7 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     },
   });
 
+  rules.start();
   drain.start();
   mqttSource.start();
   const address = await app.listen({ host: config.http.host, port: config.http.port });
@@ -139,12 +167,15 @@ export async function startService({ config, registry, log, now = Date.now, onAc
     url: address,
     metrics,
     journal,
+    rules,
     stop: () => {
       stopped ??= (async () => {
         await mqttSource.stop();
         // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
+        rules.stop();
         await drain.stop(SHUTDOWN_FLUSH_MS);
         journal.close();
+        store.close();
         await app.close();
       })();
       return stopped;

@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import type { TokenEntry } from './auth.js';
 import { TokenAuth } from './auth.js';
+import { alertRoutes, type AlertsPort } from './routes/alerts.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -23,6 +24,8 @@ export interface AppDeps {
   metricsRegistry: MetricsRegistry;
   readiness: ReadinessProbe;
   deadLetters: DeadLetterSource;
+  /** Absent in tests of the operational routes alone. */
+  alerts?: AlertsPort;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -61,5 +64,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = new TokenAuth(deps.apiTokens);
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
   await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
+  if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts });
   return app;
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../config/registry.js';
 import type { Reading } from '../domain/reading.js';
 import type { Metrics } from '../observability/metrics.js';
-import { ReadingEncoder } from '../storage/points.js';
+import { ReadingEncoder, boreholeTags } from '../storage/points.js';
 import { decodeMessage, type DecodeContext, type Rejection } from './decode.js';
 import { payloadPreview, type DeadLetterLog } from './dead-letters.js';
 import type { Journal } from './journal.js';
@@ -44,10 +44,7 @@ export class Ingest {
       topicRoot: options.topicRoot,
       isKnownBorehole: (id) => options.registry.boreholes.has(id),
     };
-    this.encoder = new ReadingEncoder((id) => {
-      const borehole = options.registry.boreholes.get(id);
-      return { borehole: id, region: borehole?.region ?? '', commune: borehole?.commune ?? '' };
-    });
+    this.encoder = new ReadingEncoder((id) => boreholeTags(options.registry, id));
   }
 
   /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */

@@ -2,14 +2,21 @@
  * The time-series schema of CONTRACT.md section 2. Technicians write their own Grafana queries
  * against these names, so they are a promise: measurement and field names never change here.
  */
+import type { Registry } from '../config/registry.js';
 import { faultCode } from '../contract/payloads.js';
 import type { Reading } from '../domain/reading.js';
-import { fieldsAndTime, seriesKey, type FieldValue, type Point } from './line-protocol.js';
+import { fieldsAndTime, seriesKey, toLine, type FieldValue, type Point } from './line-protocol.js';
 
 export interface PointTags {
   borehole: string;
   region: string;
   commune: string;
+}
+
+/** The tags every point of a borehole carries, from the registry. */
+export function boreholeTags(registry: Registry, boreholeId: string): PointTags {
+  const borehole = registry.boreholes.get(boreholeId);
+  return { borehole: boreholeId, region: borehole?.region ?? '', commune: borehole?.commune ?? '' };
 }
 
 const int01 = (value: boolean): bigint => (value ? 1n : 0n);
@@ -63,4 +70,21 @@ export class ReadingEncoder {
     }
     return key + fieldsAndTime(fieldsOf(reading), reading.tsMs);
   }
+}
+
+/**
+ * The `alert` measurement: one point per state change, for Grafana annotations. The rule and
+ * severity are tags (extra to the borehole's) so annotations can be filtered by them.
+ */
+export function alertChangeLine(
+  change: { atMs: number; alert: { boreholeId: string; rule: string; severity: string; state: string; message: string } },
+  tags: PointTags,
+): string {
+  const { alert } = change;
+  return toLine({
+    measurement: 'alert',
+    tags: { ...tags, rule: alert.rule, severity: alert.severity },
+    fields: { state: alert.state, message: alert.message },
+    tsMs: change.atMs,
+  });
 }

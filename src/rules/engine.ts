@@ -1,0 +1,280 @@
+/**
+ * The rules engine: the imperative shell around the pure rule functions. It keeps each
+ * borehole's rule state (durably, in the operational store, in the same transaction as the alert
+ * changes it causes), re-checks time-only conditions on a tick, turns rule events into alert
+ * changes, writes one `alert` point per change for Grafana, and tells its listeners (SMS).
+ */
+import type { Logger } from 'pino';
+import type { Registry } from '../config/registry.js';
+import type { Reading } from '../domain/reading.js';
+import {
+  AlertTransitionError,
+  acknowledge,
+  escalate,
+  openAlert,
+  resolve,
+  type Actor,
+  type Alert,
+  type AlertChange,
+} from '../alerts/alert.js';
+import type { MaintenanceRecord, OperationalStore } from '../storage/sqlite-store.js';
+import { evaluateReadings, evaluateTick, forgetCondition, recordMaintenance, type RuleContext } from './evaluate.js';
+import { initialRuleState, type RuleEvent, type RuleState } from './types.js';
+
+export type AlertListener = (change: AlertChange) => void;
+
+export interface RulesEngineOptions {
+  registry: Registry;
+  store: OperationalStore;
+  now: () => number;
+  log: Logger;
+  /** Receives the `alert` points (one per change) for the time-series store. */
+  writeAlertPoints: (changes: readonly AlertChange[]) => void;
+  tickIntervalMs?: number;
+  /** Readings older than this (store-and-forward history) wait briefly for their companions. */
+  holdOlderThanMs?: number;
+  holdQuietMs?: number;
+}
+
+export class UnknownAlertError extends Error {
+  override name = 'UnknownAlertError';
+}
+
+/** Readings of one borehole waiting to be judged together. */
+interface Held {
+  readings: Reading[];
+  timer: NodeJS.Timeout;
+  firstAtMs: number;
+}
+
+const MAX_HOLD_MS = 5000;
+
+export class RulesEngine {
+  private states = new Map<string, RuleState>();
+  private readonly listeners: AlertListener[] = [];
+  private readonly held = new Map<string, Held>();
+  private ticker: NodeJS.Timeout | null = null;
+  private lateReadings = 0;
+
+  constructor(private readonly options: RulesEngineOptions) {}
+
+  onChange(listener: AlertListener): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    this.states = this.options.store.loadRuleStates();
+    // The contract asks for a re-check at least every 10 seconds.
+    this.ticker = setInterval(() => this.tick(), this.options.tickIntervalMs ?? 5000);
+    this.ticker.unref();
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    for (const boreholeId of [...this.held.keys()]) this.flush(boreholeId);
+  }
+
+  get lateReadingCount(): number {
+    return this.lateReadings;
+  }
+
+  stateOf(boreholeId: string): RuleState | undefined {
+    return this.states.get(boreholeId);
+  }
+
+  /**
+   * Judges readings that were just made durable. Live readings are judged at once. History (a
+   * store-and-forward batch) waits until its borehole has been quiet for a moment, so that the
+   * flow, pump and level batches a device sends one after the other are judged together, in time
+   * order, rather than the pump's six hours before the flow's.
+   */
+  accept(readings: readonly Reading[]): void {
+    const now = this.options.now();
+    const holdOlderThanMs = this.options.holdOlderThanMs ?? 120_000;
+    const byBorehole = new Map<string, Reading[]>();
+    for (const reading of readings) {
+      const list = byBorehole.get(reading.boreholeId);
+      if (list) list.push(reading);
+      else byBorehole.set(reading.boreholeId, [reading]);
+    }
+    const immediate: [string, Reading[]][] = [];
+    for (const [boreholeId, list] of byBorehole) {
+      const held = this.held.get(boreholeId);
+      if (held || list.some((r) => r.tsMs < now - holdOlderThanMs)) this.hold(boreholeId, list, now);
+      else immediate.push([boreholeId, list]);
+    }
+    if (immediate.length > 0) this.judge(immediate, now);
+  }
+
+  /** Re-checks what only time can change, for every borehole. */
+  tick(): void {
+    const now = this.options.now();
+    const changes: AlertChange[] = [];
+    this.options.store.transaction(() => {
+      for (const [boreholeId, borehole] of this.options.registry.boreholes) {
+        const state = this.states.get(boreholeId);
+        if (!state) continue;
+        const result = evaluateTick(state, now, this.contextOf(borehole.id));
+        if (result.events.length === 0 && sameState(state, result.state)) continue;
+        this.states.set(boreholeId, result.state);
+        this.options.store.saveRuleState(boreholeId, result.state);
+        changes.push(...this.apply(boreholeId, result.events));
+      }
+    });
+    this.publish(changes);
+  }
+
+  acknowledge(alertId: string, actor: Actor): Alert {
+    return this.change(alertId, (alert, now) => {
+      const updated = acknowledge(alert, actor, now);
+      return updated === alert ? null : { kind: 'acknowledged', alert: updated, atMs: now, actor, notify: !alert.historical };
+    });
+  }
+
+  /** A person closed the alert (a technician repaired the pump, say). */
+  resolve(alertId: string, actor: Actor, note?: string): Alert {
+    return this.change(alertId, (alert, now) => {
+      const updated = resolve(alert, actor, now);
+      const state = this.states.get(alert.boreholeId);
+      if (state) {
+        const next = forgetCondition(state, alert.rule);
+        this.states.set(alert.boreholeId, next);
+        this.options.store.saveRuleState(alert.boreholeId, next);
+      }
+      return { kind: 'resolved', alert: updated, atMs: now, actor, notify: !alert.historical, ...(note ? { note } : {}) };
+    });
+  }
+
+  /** A technician's maintenance visit: running hours start again, so maintenance_due clears. */
+  recordMaintenance(boreholeId: string, actor: Actor, note: string): MaintenanceRecord {
+    const now = this.options.now();
+    const record = this.options.store.transaction(() => {
+      const state = this.states.get(boreholeId) ?? initialRuleState();
+      const next = recordMaintenance(state);
+      this.states.set(boreholeId, next);
+      this.options.store.saveRuleState(boreholeId, next);
+      return this.options.store.insertMaintenance({ boreholeId, atMs: now, by: actor, note });
+    });
+    this.tick();
+    return record;
+  }
+
+  private change(alertId: string, transition: (alert: Alert, now: number) => AlertChange | null): Alert {
+    const now = this.options.now();
+    let result: Alert | null = null;
+    let change: AlertChange | null = null;
+    this.options.store.transaction(() => {
+      const alert = this.options.store.alertById(alertId);
+      if (!alert) throw new UnknownAlertError(`no alert ${alertId}`);
+      change = transition(alert, now);
+      result = change?.alert ?? alert;
+      if (change) {
+        this.options.store.updateAlert(change.alert);
+        this.options.store.recordAlertChange(change);
+      }
+    });
+    if (change) this.publish([change]);
+    if (!result) throw new AlertTransitionError(`alert ${alertId} did not change`);
+    return result;
+  }
+
+  private hold(boreholeId: string, readings: Reading[], now: number): void {
+    const held = this.held.get(boreholeId);
+    if (held) clearTimeout(held.timer);
+    const entry: Held = {
+      readings: [...(held?.readings ?? []), ...readings],
+      firstAtMs: held?.firstAtMs ?? now,
+      timer: setTimeout(() => this.flush(boreholeId), this.options.holdQuietMs ?? 500),
+    };
+    this.held.set(boreholeId, entry);
+    if (now - entry.firstAtMs >= MAX_HOLD_MS) this.flush(boreholeId);
+  }
+
+  private flush(boreholeId: string): void {
+    const held = this.held.get(boreholeId);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.held.delete(boreholeId);
+    this.judge([[boreholeId, held.readings]], this.options.now());
+  }
+
+  private judge(groups: readonly [string, Reading[]][], now: number): void {
+    const changes: AlertChange[] = [];
+    try {
+      this.options.store.transaction(() => {
+        for (const [boreholeId, readings] of groups) {
+          const state = this.states.get(boreholeId) ?? initialRuleState();
+          const result = evaluateReadings(state, readings, now, this.contextOf(boreholeId));
+          this.lateReadings += result.late;
+          this.states.set(boreholeId, result.state);
+          this.options.store.saveRuleState(boreholeId, result.state);
+          changes.push(...this.apply(boreholeId, result.events));
+        }
+      });
+    } catch (error) {
+      // The readings are stored whatever happens here; a rules failure must not stop ingest.
+      this.options.log.error({ err: error }, 'rules evaluation failed');
+      return;
+    }
+    this.publish(changes);
+  }
+
+  private contextOf(boreholeId: string): RuleContext {
+    const borehole = this.options.registry.boreholes.get(boreholeId);
+    if (!borehole) throw new Error(`borehole ${boreholeId} is not in the registry`);
+    return { params: borehole.rules, intakeDepthM: borehole.pump.intake_depth_m };
+  }
+
+  /** Turns rule events into alert changes, inside the caller's transaction. */
+  private apply(boreholeId: string, events: readonly RuleEvent[]): AlertChange[] {
+    const { store } = this.options;
+    const changes: AlertChange[] = [];
+    for (const event of events) {
+      const open = store.unresolvedAlert(boreholeId, event.rule);
+      let change: AlertChange | null = null;
+      if (event.type === 'raised') {
+        if (!open) {
+          const alert = store.insertAlert(openAlert(boreholeId, event.rule, event.severity, event.detail, event.atMs, event.live));
+          change = { kind: 'opened', alert, atMs: event.atMs, actor: 'rules', notify: event.live };
+        } else {
+          const escalated = escalate(open, event.severity, event.detail, event.live);
+          if (escalated) change = { kind: 'escalated', alert: escalated, atMs: event.atMs, actor: 'rules', notify: event.live };
+        }
+      } else if (open) {
+        change = { kind: 'resolved', alert: resolve(open, 'rules', event.atMs), atMs: event.atMs, actor: 'rules', notify: !open.historical };
+      }
+      if (!change) continue;
+      if (change.kind !== 'opened') store.updateAlert(change.alert);
+      store.recordAlertChange(change);
+      changes.push(change);
+    }
+    return changes;
+  }
+
+  private publish(changes: readonly AlertChange[]): void {
+    if (changes.length === 0) return;
+    try {
+      this.options.writeAlertPoints(changes);
+    } catch (error) {
+      this.options.log.error({ err: error }, 'alert points could not be journaled');
+    }
+    for (const change of changes) {
+      this.options.log.info(
+        { alertId: change.alert.id, code: change.alert.code, boreholeId: change.alert.boreholeId, rule: change.alert.rule, kind: change.kind, severity: change.alert.severity, notify: change.notify },
+        'alert changed',
+      );
+      for (const listener of this.listeners) {
+        try {
+          listener(change);
+        } catch (error) {
+          this.options.log.error({ err: error }, 'alert listener failed');
+        }
+      }
+    }
+  }
+}
+
+function sameState(a: RuleState, b: RuleState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
