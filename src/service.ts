@@ -56,16 +56,21 @@ export async function startService({ config, registry, log, now = Date.now, tick
     onCorruption: (info) => log.error(info, 'journal tail was torn (crash or power cut); cut it off'),
   });
   await journal.open();
-  const metrics = createMetrics({ journalStats: () => journal.stats(), now });
   const deadLetters = new DeadLetterLog(join(config.dataDir, 'dead-letters'), config.deadLetterLimit);
   await deadLetters.open();
-  metrics.deadLetters.set(deadLetters.size);
 
   const influx = new InfluxClient(
     { url: config.influx.url, token: config.influx.token, org: config.influx.org, bucket: config.influx.bucket },
     log.child({ component: 'influx' }),
   );
   const store = new SqliteStore(join(config.dataDir, 'state.db'));
+  const metrics = createMetrics({
+    journalStats: () => journal.stats(),
+    now,
+    unresolvedAlerts: () => store.unresolvedCounts(),
+    lateReadings: () => rules.lateReadingCount,
+  });
+  metrics.deadLetters.set(deadLetters.size);
   let drainRef: Drain | null = null;
   const rules = new RulesEngine({
     registry,
@@ -80,6 +85,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
       drainRef?.notify();
     },
   });
+  rules.onChange((change) => metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity }));
   const ingest = new Ingest({
     topicRoot: config.mqtt.topicRoot,
     registry,

@@ -11,6 +11,9 @@ import type { JournalStats } from '../ingest/journal.js';
 export interface MetricSources {
   journalStats(): JournalStats;
   now(): number;
+  /** Alerts not yet resolved, by severity. */
+  unresolvedAlerts?(): Record<string, number>;
+  lateReadings?(): number;
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -87,6 +90,30 @@ export function createMetrics(sources: MetricSources) {
       name: 'mqtt_connected',
       help: '1 while the service is connected to the MQTT broker',
       registers: [registry],
+    }),
+    alertChanges: new Counter({
+      name: 'alert_changes_total',
+      help: 'Alert state changes, by kind (opened, escalated, acknowledged, resolved) and severity',
+      labelNames: ['kind', 'severity'] as const,
+      registers: [registry],
+    }),
+    alertsUnresolved: new Gauge({
+      name: 'alerts_unresolved',
+      help: 'Alerts open or acknowledged, by severity',
+      labelNames: ['severity'] as const,
+      registers: [registry],
+      collect() {
+        const counts = sources.unresolvedAlerts?.() ?? {};
+        for (const severity of ['info', 'warning', 'critical']) this.set({ severity }, counts[severity] ?? 0);
+      },
+    }),
+    rulesLateReadings: new Gauge({
+      name: 'rules_late_readings',
+      help: 'Readings older than the newest already judged for their borehole (stored, not judged) since start',
+      registers: [registry],
+      collect() {
+        this.set(sources.lateReadings?.() ?? 0);
+      },
     }),
     deadLetters: new Gauge({
       name: 'dead_letters',

@@ -111,17 +111,25 @@ export class RulesEngine {
   tick(): void {
     const now = this.options.now();
     const changes: AlertChange[] = [];
-    this.options.store.transaction(() => {
-      for (const [boreholeId, borehole] of this.options.registry.boreholes) {
-        const state = this.states.get(boreholeId);
-        if (!state) continue;
-        const result = evaluateTick(state, now, this.contextOf(borehole.id));
-        if (result.events.length === 0 && sameState(state, result.state)) continue;
-        this.states.set(boreholeId, result.state);
-        this.options.store.saveRuleState(boreholeId, result.state);
-        changes.push(...this.apply(boreholeId, result.events));
-      }
-    });
+    const updated = new Map<string, RuleState>();
+    try {
+      this.options.store.transaction(() => {
+        for (const [boreholeId, borehole] of this.options.registry.boreholes) {
+          const state = this.states.get(boreholeId);
+          if (!state) continue;
+          const result = evaluateTick(state, now, this.contextOf(borehole.id));
+          if (result.events.length === 0 && sameState(state, result.state)) continue;
+          updated.set(boreholeId, result.state);
+          this.options.store.saveRuleState(boreholeId, result.state);
+          changes.push(...this.apply(boreholeId, result.events));
+        }
+      });
+    } catch (error) {
+      // The next tick tries again from the state as it was: nothing half-applied.
+      this.options.log.error({ err: error }, 'rules tick failed');
+      return;
+    }
+    for (const [boreholeId, state] of updated) this.states.set(boreholeId, state);
     this.publish(changes);
   }
 
@@ -149,13 +157,12 @@ export class RulesEngine {
   /** A technician's maintenance visit: running hours start again, so maintenance_due clears. */
   recordMaintenance(boreholeId: string, actor: Actor, note: string): MaintenanceRecord {
     const now = this.options.now();
+    const next = recordMaintenance(this.states.get(boreholeId) ?? initialRuleState());
     const record = this.options.store.transaction(() => {
-      const state = this.states.get(boreholeId) ?? initialRuleState();
-      const next = recordMaintenance(state);
-      this.states.set(boreholeId, next);
       this.options.store.saveRuleState(boreholeId, next);
       return this.options.store.insertMaintenance({ boreholeId, atMs: now, by: actor, note });
     });
+    this.states.set(boreholeId, next);
     this.tick();
     return record;
   }
@@ -201,22 +208,27 @@ export class RulesEngine {
 
   private judge(groups: readonly [string, Reading[]][], now: number): void {
     const changes: AlertChange[] = [];
+    const updated = new Map<string, RuleState>();
+    let late = 0;
     try {
       this.options.store.transaction(() => {
         for (const [boreholeId, readings] of groups) {
           const state = this.states.get(boreholeId) ?? initialRuleState();
           const result = evaluateReadings(state, readings, now, this.contextOf(boreholeId));
-          this.lateReadings += result.late;
-          this.states.set(boreholeId, result.state);
+          late += result.late;
+          updated.set(boreholeId, result.state);
           this.options.store.saveRuleState(boreholeId, result.state);
           changes.push(...this.apply(boreholeId, result.events));
         }
       });
     } catch (error) {
       // The readings are stored whatever happens here; a rules failure must not stop ingest.
+      // The in-memory state stays as the store has it, so the next reading judges afresh.
       this.options.log.error({ err: error }, 'rules evaluation failed');
       return;
     }
+    for (const [boreholeId, state] of updated) this.states.set(boreholeId, state);
+    this.lateReadings += late;
     this.publish(changes);
   }
 

@@ -29,6 +29,8 @@ export interface RuleContext {
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const MEDIAN_DAYS = 14;
+/** Fault codes are short words; a longer one is cut so that the state stays small. */
+const MAX_FAULT_LENGTH = 64;
 /** Fewer completed days than this and low_output does not judge: there is no baseline yet. */
 const MIN_BASELINE_DAYS = 7;
 
@@ -133,6 +135,11 @@ function track(
       events.push({ type: 'raised', rule, severity: holding.severity, atMs, detail: holding.detail, live: true });
       return { phase: 'firing', sinceMs: atMs, severity: holding.severity, detail: holding.detail };
     }
+    if (condition.phase === 'clearing' && tMs - (condition.clearSinceMs ?? tMs) >= clearMs) {
+      // It was clear long enough between two readings: that alert ended, this is a new one.
+      events.push({ type: 'cleared', rule, atMs: condition.clearSinceMs ?? tMs });
+      return track(rule, undefined, holding, tMs, params, events);
+    }
     // Firing or clearing: the condition holds (again), so the one open alert stays open.
     const severity = severityRank(holding.severity) > severityRank(condition.severity) ? holding.severity : condition.severity;
     if (severity !== condition.severity) {
@@ -140,7 +147,15 @@ function track(
     }
     return { phase: 'firing', sinceMs: condition.sinceMs, severity, detail: holding.detail };
   }
-  if (!condition || condition.phase === 'pending') return undefined;
+  if (!condition) return undefined;
+  if (condition.phase === 'pending') {
+    // The condition held from `sinceMs` until this reading showed it gone: if that was long
+    // enough, the alert opened in between and the condition has been clearing since now.
+    if (tMs - condition.sinceMs < duration) return undefined;
+    const atMs = condition.sinceMs + duration;
+    events.push({ type: 'raised', rule, severity: condition.severity, atMs, detail: condition.detail, live: true });
+    return track(rule, { ...condition, phase: 'firing', sinceMs: atMs }, holding, tMs, params, events);
+  }
   const clearSinceMs = condition.phase === 'clearing' ? (condition.clearSinceMs ?? tMs) : tMs;
   if (tMs - clearSinceMs >= clearMs) {
     events.push({ type: 'cleared', rule, atMs: clearSinceMs });
@@ -161,8 +176,13 @@ function absorb(state: RuleState, reading: Reading, params: RuleParams): RuleSta
         runningMsSinceService += Math.min(t - state.lastPumpTsMs, staleAfterMs(params));
       }
       const started = running && state.running !== true;
-      const starts = (started ? [...state.starts, t] : state.starts).filter((s) => s > t - HOUR_MS);
-      return { ...state, running, lastPumpTsMs: t, fault: reading.values.fault ?? '', starts, runningMsSinceService };
+      // One more start than the limit is all it takes to judge "more than the limit": a relay
+      // chattering every few seconds must not grow the state.
+      const starts = (started ? [...state.starts, t] : state.starts)
+        .filter((s) => s > t - HOUR_MS)
+        .slice(-(params.max_starts_per_hour + 1));
+      const fault = (reading.values.fault ?? '').slice(0, MAX_FAULT_LENGTH);
+      return { ...state, running, lastPumpTsMs: t, fault, starts, runningMsSinceService };
     }
     case 'flow':
       return accumulateVolume({ ...state, flowLpm: reading.values.rate_lpm, lastFlowTsMs: t }, state, reading.values.total_m3, t, params);
@@ -210,7 +230,8 @@ function closeDay(state: RuleState, params: RuleParams, judgeIt: boolean): RuleS
   const carried = state.days.at(-1)?.day === state.day.key ? (state.days.at(-1)?.m3 ?? 0) : 0;
   const finished = { day: state.day.key, m3: state.day.m3 + carried };
   const baseline = previousDays.slice(-MEDIAN_DAYS);
-  let lowOutput = { holds: false, detail: '' };
+  // A day not seen whole tells nothing: whatever stood (an open low_output) stands.
+  let lowOutput = judgeIt ? { holds: false, detail: '' } : state.lowOutput;
   if (judgeIt && baseline.length >= MIN_BASELINE_DAYS) {
     const typical = median(baseline.map((d) => d.m3));
     if (typical > 0 && finished.m3 < params.low_output_ratio * typical) {
@@ -238,10 +259,16 @@ export function evaluateReadings(
   context: RuleContext,
 ): { state: RuleState; events: RuleEvent[]; late: number } {
   const events: RuleEvent[] = [];
-  const sorted = [...readings].sort((a, b) => a.tsMs - b.tsMs || kindOrder(a) - kindOrder(b));
+  const sorted = [...readings]
+    .map((reading) => ({ reading, key: JSON.stringify(reading.values) }))
+    .sort((a, b) => a.reading.tsMs - b.reading.tsMs || kindOrder(a.reading) - kindOrder(b.reading) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ reading }) => reading);
   let next: RuleState = { ...state, lastHeardAtMs: Math.max(state.lastHeardAtMs ?? nowMs, nowMs) };
   let late = 0;
   for (const reading of sorted) {
+    // A status says the device is heard (counted above), nothing about the pump; and the status a
+    // reconnecting device publishes first must not make the history it then sends look late.
+    if (reading.kind === 'status') continue;
     if (next.lastTsMs !== null && reading.tsMs < next.lastTsMs) {
       late += 1;
       continue;
@@ -270,7 +297,10 @@ function withoutPending(conditions: RuleState['conditions']): RuleState['conditi
   return Object.fromEntries(Object.entries(conditions).filter(([, condition]) => condition.phase !== 'pending'));
 }
 
-/** Pump before flow at the same instant: "running" must be known when the flow is judged. */
+/**
+ * Pump before flow at the same instant: "running" must be known when the flow is judged. Two
+ * readings of one kind at one instant are ordered by content, so arrival order never matters.
+ */
 function kindOrder(reading: Reading): number {
   return reading.kind === 'pump' ? 0 : reading.kind === 'status' ? 3 : 1;
 }
@@ -312,7 +342,8 @@ export function evaluateTick(state: RuleState, nowMs: number, context: RuleConte
     const eventNowMs = next.lastTsMs + Math.max(0, nowMs - next.lastHeardAtMs);
     // A day also ends without a reading after midnight, provided the device was still talking.
     if (next.day && dayKey(eventNowMs) !== next.day.key && eventNowMs - next.lastTsMs <= staleAfterMs(context.params)) {
-      next = { ...closeDay(next, context.params, true), day: null };
+      const closed = closeDay(next, context.params, true);
+      next = { ...closed, day: { key: dayKey(eventNowMs), m3: 0, lastTotalM3: closed.day?.lastTotalM3 ?? null } };
     }
     next = judge(next, eventNowMs, context, events);
   }

@@ -48,6 +48,7 @@ export interface OperationalStore {
   alertByCode(code: number): Alert | null;
   listAlerts(query: AlertQuery): { alerts: Alert[]; total: number };
   alertHistory(alertId: string): AlertEventRecord[];
+  unresolvedCounts(): Record<Severity, number>;
   insertMaintenance(record: Omit<MaintenanceRecord, 'id'>): MaintenanceRecord;
   listMaintenance(boreholeId: string): MaintenanceRecord[];
   close(): void;
@@ -276,6 +277,14 @@ export class SqliteStore implements OperationalStore {
         actor: row.actor,
         note: row.note,
       }));
+  }
+
+  unresolvedCounts(): Record<Severity, number> {
+    const counts: Record<Severity, number> = { info: 0, warning: 0, critical: 0 };
+    for (const row of this.statement<[], { severity: Severity; n: number }>("SELECT severity, count(*) AS n FROM alerts WHERE state != 'resolved' GROUP BY severity").all()) {
+      counts[row.severity] = row.n;
+    }
+    return counts;
   }
 
   insertMaintenance(record: Omit<MaintenanceRecord, 'id'>): MaintenanceRecord {

@@ -13,7 +13,7 @@ export function registryEntry(id: string, index = 0) {
     village: `Village ${id}`,
     commune: index % 2 === 0 ? 'Kayes' : 'Marena Diombougou',
     region: 'Kayes',
-    location: { lat: 14.4 + index / 1000, lon: -11.4 },
+    location: { lat: 14.4 + (index % 1000) / 1000, lon: -11.4 - Math.floor(index / 1000) / 1000 },
     pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
     committee: { language: 'fr' as const, contacts: [{ name: 'Président', phone: `+2237600${String(index).padStart(4, '0')}` }] },
     technician: { name: 'Technicien', phone: '+22379000003' },

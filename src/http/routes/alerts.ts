@@ -52,6 +52,9 @@ export function alertToJson(alert: Alert): z.infer<typeof alertSchema> {
   };
 }
 
+/** A POST with no body at all reaches the validator as null: it means "nothing to add". */
+const optionalBody = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
+
 const errorSchema = z.object({ error: z.string(), message: z.string() });
 const idParams = z.object({ id: z.string().min(1).max(64) });
 
@@ -105,11 +108,11 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
       schema: {
         security: [{ bearer: [] }],
         params: idParams,
-        body: z.object({ note: z.string().max(500).optional() }).optional(),
+        body: optionalBody(z.object({ note: z.string().max(500).optional() })),
         response: { 200: alertSchema, 404: errorSchema, 409: errorSchema },
       },
     },
-    (request, reply) => changeAlert(reply, () => alerts.resolve(request.params.id, 'api:operator', request.body?.note)),
+    (request, reply) => changeAlert(reply, () => alerts.resolve(request.params.id, 'api:operator', request.body.note)),
   );
 
   typed.post(
@@ -119,7 +122,7 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
       schema: {
         security: [{ bearer: [] }],
         params: idParams,
-        body: z.object({ note: z.string().max(500).default('') }).default({ note: '' }),
+        body: optionalBody(z.object({ note: z.string().max(500).default('') })),
         response: {
           201: z.object({ id: z.number().int(), borehole: z.string(), at: z.string(), by: z.string(), note: z.string() }),
           404: errorSchema,
