@@ -84,7 +84,8 @@ export class AlertTransitionError extends Error {
 export function acknowledge(alert: Alert, actor: Actor, atMs: number): Alert {
   if (alert.state === 'resolved') throw new AlertTransitionError(`alert ${alert.code} is already resolved`);
   if (alert.state === 'acknowledged') return alert;
-  return { ...alert, state: 'acknowledged', acknowledgedAtMs: atMs, acknowledgedBy: actor };
+  // A device clock a little ahead can open an alert "in the future" of the server's clock.
+  return { ...alert, state: 'acknowledged', acknowledgedAtMs: Math.max(atMs, alert.openedAtMs), acknowledgedBy: actor };
 }
 
 export function resolve(alert: Alert, actor: Actor, atMs: number): Alert {

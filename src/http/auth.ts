@@ -6,6 +6,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../config/env.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The role of the request's token, once a route's auth check let it through. */
+    apiRole?: Role;
+  }
+}
+
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 
 export interface TokenEntry {
@@ -15,6 +22,9 @@ export interface TokenEntry {
 
 /** Hashing first gives equal-length buffers, so the comparison leaks neither content nor length. */
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** Who did it, as recorded with an alert change: `api:operator`, `api:admin`. */
+export const actorOf = (request: FastifyRequest): string => `api:${request.apiRole ?? 'unknown'}`;
 
 export class TokenAuth {
   private readonly entries: { role: Role; digest: Buffer }[];
@@ -48,7 +58,9 @@ export class TokenAuth {
       }
       if (RANK[role] < RANK[minimum]) {
         await reply.code(403).send({ error: 'forbidden', message: `this action needs the ${minimum} role` });
+        return;
       }
+      request.apiRole = role;
     };
   }
 }

@@ -66,7 +66,8 @@ export class Ingest {
       this.options.journal.append(lines, receivedAtMs);
       metrics.readings.inc({ kind }, toStore.length);
     }
-    if (this.options.onAccepted) this.uncommitted.push(...readings);
+    // The rules see what was stored: a retained status replayed on subscribe is not news.
+    if (this.options.onAccepted) this.uncommitted.push(...toStore);
   }
 
   /**

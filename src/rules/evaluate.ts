@@ -31,6 +31,8 @@ const HOUR_MS = 3_600_000;
 const MEDIAN_DAYS = 14;
 /** Fault codes are short words; a longer one is cut so that the state stays small. */
 const MAX_FAULT_LENGTH = 64;
+/** A tick closes a day this long after midnight, when no reading of the next day did it before. */
+const DAY_CLOSE_GRACE_MS = 15 * MINUTE_MS;
 /** Fewer completed days than this and low_output does not judge: there is no baseline yet. */
 const MIN_BASELINE_DAYS = 7;
 
@@ -207,6 +209,14 @@ function accumulateVolume(
 ): RuleState {
   const key = dayKey(tMs);
   let state = next;
+  if (state.day && key < state.day.key) {
+    // Measured before a midnight that a tick already passed: its water belongs to the day before,
+    // which is kept as counted; the day being accumulated starts from this meter reading.
+    const closed = state.days.at(-1);
+    const added = totalM3 !== undefined && state.day.lastTotalM3 !== null && totalM3 >= state.day.lastTotalM3 ? totalM3 - state.day.lastTotalM3 : 0;
+    const days = closed?.day === key ? [...state.days.slice(0, -1), { day: key, m3: closed.m3 + added }] : state.days;
+    return { ...state, days, day: { ...state.day, lastTotalM3: totalM3 ?? state.day.lastTotalM3 } };
+  }
   if (state.day && state.day.key !== key) {
     // A day that ends in silence was not seen whole: kept, but not judged.
     const seenToTheEnd = previous.lastFlowTsMs !== null && tMs - previous.lastFlowTsMs <= staleAfterMs(params);
@@ -263,7 +273,10 @@ export function evaluateReadings(
     .map((reading) => ({ reading, key: JSON.stringify(reading.values) }))
     .sort((a, b) => a.reading.tsMs - b.reading.tsMs || kindOrder(a.reading) - kindOrder(b.reading) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     .map(({ reading }) => reading);
-  let next: RuleState = { ...state, lastHeardAtMs: Math.max(state.lastHeardAtMs ?? nowMs, nowMs) };
+  // A Last Will (`online: false`, published by the broker for a device that vanished) is not
+  // the device talking: it must not reset the silence the offline rule measures.
+  const heard = readings.some((r) => r.kind !== 'status' || r.values.online);
+  let next: RuleState = heard ? { ...state, lastHeardAtMs: Math.max(state.lastHeardAtMs ?? nowMs, nowMs) } : state;
   let late = 0;
   for (const reading of sorted) {
     // A status says the device is heard (counted above), nothing about the pump; and the status a
@@ -341,9 +354,11 @@ export function evaluateTick(state: RuleState, nowMs: number, context: RuleConte
   if (next.lastTsMs !== null && next.lastHeardAtMs !== null) {
     const eventNowMs = next.lastTsMs + Math.max(0, nowMs - next.lastHeardAtMs);
     // A day also ends without a reading after midnight, provided the device was still talking.
-    if (next.day && dayKey(eventNowMs) !== next.day.key && eventNowMs - next.lastTsMs <= staleAfterMs(context.params)) {
+    // The grace lets the last readings before midnight arrive before the day is judged.
+    const closeAtMs = eventNowMs - DAY_CLOSE_GRACE_MS;
+    if (next.day && dayKey(closeAtMs) > next.day.key && eventNowMs - next.lastTsMs <= staleAfterMs(context.params)) {
       const closed = closeDay(next, context.params, true);
-      next = { ...closed, day: { key: dayKey(eventNowMs), m3: 0, lastTotalM3: closed.day?.lastTotalM3 ?? null } };
+      next = { ...closed, day: { key: dayKey(closeAtMs), m3: 0, lastTotalM3: closed.day?.lastTotalM3 ?? null } };
     }
     next = judge(next, eventNowMs, context, events);
   }

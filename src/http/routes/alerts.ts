@@ -9,7 +9,7 @@ import { ALERT_STATES, AlertTransitionError, type Alert } from '../../alerts/ale
 import { UnknownAlertError } from '../../rules/engine.js';
 import { RULE_IDS, SEVERITIES } from '../../rules/types.js';
 import type { AlertQuery, MaintenanceRecord } from '../../storage/sqlite-store.js';
-import type { TokenAuth } from '../auth.js';
+import { actorOf, type TokenAuth } from '../auth.js';
 
 /** What these routes need of the rules engine and its store. */
 export interface AlertsPort {
@@ -98,7 +98,7 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
       preHandler: auth.require('operator'),
       schema: { security: [{ bearer: [] }], params: idParams, response: { 200: alertSchema, 404: errorSchema, 409: errorSchema } },
     },
-    (request, reply) => changeAlert(reply, () => alerts.acknowledge(request.params.id, 'api:operator')),
+    (request, reply) => changeAlert(reply, () => alerts.acknowledge(request.params.id, actorOf(request))),
   );
 
   typed.post(
@@ -112,7 +112,7 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
         response: { 200: alertSchema, 404: errorSchema, 409: errorSchema },
       },
     },
-    (request, reply) => changeAlert(reply, () => alerts.resolve(request.params.id, 'api:operator', request.body.note)),
+    (request, reply) => changeAlert(reply, () => alerts.resolve(request.params.id, actorOf(request), request.body.note)),
   );
 
   typed.post(
@@ -133,7 +133,7 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
       if (!alerts.isKnownBorehole(request.params.id)) {
         return reply.code(404).send({ error: 'not_found', message: `no borehole ${request.params.id}` });
       }
-      const record = alerts.recordMaintenance(request.params.id, 'api:operator', request.body.note);
+      const record = alerts.recordMaintenance(request.params.id, actorOf(request), request.body.note);
       return reply.code(201).send({ id: record.id, borehole: record.boreholeId, at: new Date(record.atMs).toISOString(), by: record.by, note: record.note });
     },
   );
