@@ -28,6 +28,8 @@ export interface Alert {
    * recorded and counted in reports, never notified.
    */
   historical: boolean;
+  /** The device's fault code, for pump_fault alerts. */
+  fault: string | null;
 }
 
 /** Who or what caused a change: `rules`, `operator:<token role>`, `sms:+223…`, `api`. */
@@ -52,7 +54,15 @@ export function alertMessage(rule: RuleId, detail: string): string {
 
 export type NewAlert = Omit<Alert, 'id' | 'code'>;
 
-export function openAlert(boreholeId: string, rule: RuleId, severity: Severity, detail: string, atMs: number, live: boolean): NewAlert {
+export function openAlert(
+  boreholeId: string,
+  rule: RuleId,
+  severity: Severity,
+  detail: string,
+  atMs: number,
+  live: boolean,
+  fault: string | null = null,
+): NewAlert {
   return {
     boreholeId,
     rule,
@@ -65,6 +75,7 @@ export function openAlert(boreholeId: string, rule: RuleId, severity: Severity, 
     resolvedAtMs: null,
     resolvedBy: null,
     historical: !live,
+    fault,
   };
 }
 

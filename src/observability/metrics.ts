@@ -14,6 +14,7 @@ export interface MetricSources {
   /** Alerts not yet resolved, by severity. */
   unresolvedAlerts?(): Record<string, number>;
   lateReadings?(): number;
+  outbox?(): { pending: number; oldestPendingAgeMs: number; failed: number };
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -113,6 +114,42 @@ export function createMetrics(sources: MetricSources) {
       registers: [registry],
       collect() {
         this.set(sources.lateReadings?.() ?? 0);
+      },
+    }),
+    smsSent: new Counter({
+      name: 'sms_sent_total',
+      help: 'SMS accepted by the gateway, by kind (alert, escalation, water_back, reply, summary)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    smsFailures: new Counter({
+      name: 'sms_send_failures_total',
+      help: 'Failed SMS attempts, by kind and whether they will be retried',
+      labelNames: ['kind', 'retryable'] as const,
+      registers: [registry],
+    }),
+    smsOutboxPending: new Gauge({
+      name: 'sms_outbox_pending',
+      help: 'SMS stored and not yet accepted by the gateway (including those waiting for quiet hours to end)',
+      registers: [registry],
+      collect() {
+        this.set(sources.outbox?.().pending ?? 0);
+      },
+    }),
+    smsOutboxOldestAge: new Gauge({
+      name: 'sms_outbox_oldest_age_seconds',
+      help: 'Age of the oldest SMS not yet accepted by the gateway (0 when none)',
+      registers: [registry],
+      collect() {
+        this.set((sources.outbox?.().oldestPendingAgeMs ?? 0) / 1000);
+      },
+    }),
+    smsFailedMessages: new Gauge({
+      name: 'sms_failed_messages',
+      help: 'SMS that failed for good (invalid number, refused credentials): see the outbox',
+      registers: [registry],
+      collect() {
+        this.set(sources.outbox?.().failed ?? 0);
       },
     }),
     deadLetters: new Gauge({

@@ -247,7 +247,7 @@ export class RulesEngine {
       let change: AlertChange | null = null;
       if (event.type === 'raised') {
         if (!open) {
-          const alert = store.insertAlert(openAlert(boreholeId, event.rule, event.severity, event.detail, event.atMs, event.live));
+          const alert = store.insertAlert(openAlert(boreholeId, event.rule, event.severity, event.detail, event.atMs, event.live, event.fault ?? null));
           change = { kind: 'opened', alert, atMs: event.atMs, actor: 'rules', notify: event.live };
         } else {
           const escalated = escalate(open, event.severity, event.detail, event.live);

@@ -41,6 +41,7 @@ const dayKey = (tsMs: number): string => new Date(tsMs).toISOString().slice(0, 1
 interface Holding {
   severity: Severity;
   detail: string;
+  fault?: string;
 }
 
 /**
@@ -73,7 +74,7 @@ function conditionsAt(state: RuleState, tMs: number, context: RuleContext): Reco
   out.pump_fault = !fresh(state.lastPumpTsMs)
     ? 'unknown'
     : state.fault !== ''
-      ? { severity: 'critical', detail: describeFault(state.fault) }
+      ? { severity: 'critical', detail: describeFault(state.fault), fault: state.fault }
       : null;
 
   if (!fresh(state.lastPumpTsMs)) out.no_flow = 'unknown';
@@ -107,6 +108,8 @@ function conditionsAt(state: RuleState, tMs: number, context: RuleContext): Reco
   return out;
 }
 
+const faultOf = (holding: Holding): { fault?: string } => (holding.fault === undefined ? {} : { fault: holding.fault });
+
 /**
  * Moves one rule's condition along with what holds at `tMs`. Events carry the event time at
  * which things happened: an alert opens when the duration was reached, resolves when the
@@ -126,7 +129,7 @@ function track(
   if (holding) {
     if (!condition) {
       if (duration === 0) {
-        events.push({ type: 'raised', rule, severity: holding.severity, atMs: tMs, detail: holding.detail, live: true });
+        events.push({ type: 'raised', rule, severity: holding.severity, atMs: tMs, detail: holding.detail, live: true, ...faultOf(holding) });
         return { phase: 'firing', sinceMs: tMs, severity: holding.severity, detail: holding.detail };
       }
       return { phase: 'pending', sinceMs: tMs, severity: holding.severity, detail: holding.detail };
@@ -134,7 +137,7 @@ function track(
     if (condition.phase === 'pending') {
       if (tMs - condition.sinceMs < duration) return { ...condition, severity: holding.severity, detail: holding.detail };
       const atMs = condition.sinceMs + duration;
-      events.push({ type: 'raised', rule, severity: holding.severity, atMs, detail: holding.detail, live: true });
+      events.push({ type: 'raised', rule, severity: holding.severity, atMs, detail: holding.detail, live: true, ...faultOf(holding) });
       return { phase: 'firing', sinceMs: atMs, severity: holding.severity, detail: holding.detail };
     }
     if (condition.phase === 'clearing' && tMs - (condition.clearSinceMs ?? tMs) >= clearMs) {
@@ -145,7 +148,7 @@ function track(
     // Firing or clearing: the condition holds (again), so the one open alert stays open.
     const severity = severityRank(holding.severity) > severityRank(condition.severity) ? holding.severity : condition.severity;
     if (severity !== condition.severity) {
-      events.push({ type: 'raised', rule, severity, atMs: tMs, detail: holding.detail, live: true });
+      events.push({ type: 'raised', rule, severity, atMs: tMs, detail: holding.detail, live: true, ...faultOf(holding) });
     }
     return { phase: 'firing', sinceMs: condition.sinceMs, severity, detail: holding.detail };
   }

@@ -86,5 +86,5 @@ export function initialRuleState(): RuleState {
  * it is recorded (an historical incident) but nobody is notified.
  */
 export type RuleEvent =
-  | { type: 'raised'; rule: RuleId; severity: Severity; atMs: number; detail: string; live: boolean }
+  | { type: 'raised'; rule: RuleId; severity: Severity; atMs: number; detail: string; live: boolean; fault?: string }
   | { type: 'cleared'; rule: RuleId; atMs: number };

@@ -68,6 +68,7 @@ interface AlertRow {
   resolved_at: number | null;
   resolved_by: string | null;
   historical: number;
+  fault: string | null;
 }
 
 const MIGRATIONS: readonly string[] = [
@@ -113,6 +114,39 @@ const MIGRATIONS: readonly string[] = [
      note TEXT NOT NULL DEFAULT ''
    );
    CREATE INDEX maintenance_by_borehole ON maintenance (borehole, at);`,
+  `CREATE TABLE sms_outbox (
+     id TEXT PRIMARY KEY,
+     recipient TEXT NOT NULL,
+     text TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     alert_id TEXT,
+     created_at INTEGER NOT NULL,
+     not_before INTEGER NOT NULL,
+     only_while_unresolved INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed', 'cancelled', 'folded')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     last_error TEXT,
+     sent_at INTEGER,
+     gateway TEXT,
+     provider_message_id TEXT,
+     summary_id TEXT
+   );
+   CREATE INDEX sms_outbox_due ON sms_outbox (status, next_attempt_at);
+   CREATE INDEX sms_outbox_by_recipient ON sms_outbox (recipient, sent_at);
+   CREATE TABLE sms_escalations (
+     alert_id TEXT PRIMARY KEY,
+     at INTEGER NOT NULL
+   );
+   CREATE TABLE sms_inbound (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     received_at INTEGER NOT NULL,
+     sender TEXT NOT NULL,
+     text TEXT NOT NULL,
+     outcome TEXT NOT NULL
+   );`,
+  // The fault code, so that messages can name the fault in the committee's own language.
+  `ALTER TABLE alerts ADD COLUMN fault TEXT;`,
 ];
 
 function toAlert(row: AlertRow): Alert {
@@ -130,6 +164,65 @@ function toAlert(row: AlertRow): Alert {
     resolvedAtMs: row.resolved_at,
     resolvedBy: row.resolved_by,
     historical: row.historical === 1,
+    fault: row.fault,
+  };
+}
+
+export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'cancelled' | 'folded';
+
+export interface OutboxMessage {
+  id: string;
+  recipient: string;
+  text: string;
+  kind: string;
+  alertId: string | null;
+  createdAtMs: number;
+  notBeforeMs: number;
+  onlyWhileUnresolved: boolean;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAtMs: number;
+  lastError: string | null;
+  sentAtMs: number | null;
+  gateway: string | null;
+  summaryId: string | null;
+}
+
+interface OutboxRow {
+  id: string;
+  recipient: string;
+  text: string;
+  kind: string;
+  alert_id: string | null;
+  created_at: number;
+  not_before: number;
+  only_while_unresolved: number;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  sent_at: number | null;
+  gateway: string | null;
+  summary_id: string | null;
+}
+
+function toOutboxMessage(row: OutboxRow): OutboxMessage {
+  return {
+    id: row.id,
+    recipient: row.recipient,
+    text: row.text,
+    kind: row.kind,
+    alertId: row.alert_id,
+    createdAtMs: row.created_at,
+    notBeforeMs: row.not_before,
+    onlyWhileUnresolved: row.only_while_unresolved === 1,
+    status: row.status as OutboxStatus,
+    attempts: row.attempts,
+    nextAttemptAtMs: row.next_attempt_at,
+    lastError: row.last_error,
+    sentAtMs: row.sent_at,
+    gateway: row.gateway,
+    summaryId: row.summary_id,
   };
 }
 
@@ -185,8 +278,8 @@ export class SqliteStore implements OperationalStore {
   insertAlert(alert: NewAlert): Alert {
     const id = randomUUID();
     const result = this.statement(
-        `INSERT INTO alerts (id, borehole, rule, severity, state, message, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, historical)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO alerts (id, borehole, rule, severity, state, message, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, historical, fault)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -201,6 +294,7 @@ export class SqliteStore implements OperationalStore {
         alert.resolvedAtMs,
         alert.resolvedBy,
         alert.historical ? 1 : 0,
+        alert.fault,
       );
     return { ...alert, id, code: Number(result.lastInsertRowid) };
   }
@@ -299,6 +393,107 @@ export class SqliteStore implements OperationalStore {
       )
       .all(boreholeId)
       .map((row) => ({ id: row.id, boreholeId: row.borehole, atMs: row.at, by: row.by, note: row.note }));
+  }
+
+  /** Stores a message before any attempt; a message with the same id is not stored twice. */
+  enqueueSms(message: Pick<OutboxMessage, 'id' | 'recipient' | 'text' | 'kind' | 'alertId' | 'createdAtMs' | 'notBeforeMs' | 'onlyWhileUnresolved'>): boolean {
+    const result = this.statement(
+      `INSERT OR IGNORE INTO sms_outbox (id, recipient, text, kind, alert_id, created_at, not_before, only_while_unresolved, status, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+    ).run(message.id, message.recipient, message.text, message.kind, message.alertId, message.createdAtMs, message.notBeforeMs, message.onlyWhileUnresolved ? 1 : 0, message.notBeforeMs);
+    return result.changes === 1;
+  }
+
+  dueSms(nowMs: number, limit: number): OutboxMessage[] {
+    return this.statement<[number, number], OutboxRow>(
+      "SELECT * FROM sms_outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
+    )
+      .all(nowMs, limit)
+      .map(toOutboxMessage);
+  }
+
+  smsById(id: string): OutboxMessage | null {
+    const row = this.statement<[string], OutboxRow>('SELECT * FROM sms_outbox WHERE id = ?').get(id);
+    return row ? toOutboxMessage(row) : null;
+  }
+
+  markSmsSent(id: string, atMs: number, gateway: string, providerMessageId: string | null): void {
+    this.statement("UPDATE sms_outbox SET status = 'sent', sent_at = ?, gateway = ?, provider_message_id = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?").run(
+      atMs,
+      gateway,
+      providerMessageId,
+      id,
+    );
+  }
+
+  markSmsRetry(id: string, nextAttemptAtMs: number, error: string): void {
+    this.statement('UPDATE sms_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAtMs, error, id);
+  }
+
+  finishSms(id: string, status: 'failed' | 'cancelled', error: string | null): void {
+    // A failure was an attempt; a cancellation was not.
+    this.statement('UPDATE sms_outbox SET status = ?, last_error = ?, attempts = attempts + ? WHERE id = ?').run(status, error, status === 'failed' ? 1 : 0, id);
+  }
+
+  foldSms(id: string, summaryId: string): void {
+    this.statement("UPDATE sms_outbox SET status = 'folded', summary_id = ? WHERE id = ?").run(summaryId, id);
+  }
+
+  foldedInto(summaryId: string): OutboxMessage[] {
+    return this.statement<[string], OutboxRow>('SELECT * FROM sms_outbox WHERE summary_id = ? ORDER BY created_at').all(summaryId).map(toOutboxMessage);
+  }
+
+  /** When the messages sent to a phone after `sinceMs` went out, oldest first. */
+  sentTimes(recipient: string, sinceMs: number): number[] {
+    return this.statement<[string, number], { sent_at: number }>(
+      "SELECT sent_at FROM sms_outbox WHERE recipient = ? AND status = 'sent' AND sent_at > ? ORDER BY sent_at",
+    )
+      .all(recipient, sinceMs)
+      .map((row) => row.sent_at);
+  }
+
+  outboxStats(nowMs: number): { pending: number; oldestPendingAgeMs: number; failed: number } {
+    const row = this.statement<[], { pending: number; oldest: number | null }>(
+      "SELECT count(*) AS pending, min(created_at) AS oldest FROM sms_outbox WHERE status = 'pending'",
+    ).get();
+    const failed = this.statement<[], { n: number }>("SELECT count(*) AS n FROM sms_outbox WHERE status = 'failed'").get()?.n ?? 0;
+    return { pending: row?.pending ?? 0, oldestPendingAgeMs: row?.oldest ? nowMs - row.oldest : 0, failed };
+  }
+
+  listSms(limit: number): OutboxMessage[] {
+    return this.statement<[number], OutboxRow>('SELECT * FROM sms_outbox ORDER BY created_at DESC LIMIT ?').all(limit).map(toOutboxMessage);
+  }
+
+  /** Records that an alert was escalated; false if it already was. */
+  markEscalated(alertId: string, atMs: number): boolean {
+    return this.statement('INSERT OR IGNORE INTO sms_escalations (alert_id, at) VALUES (?, ?)').run(alertId, atMs).changes === 1;
+  }
+
+  /**
+   * Critical alerts nobody acknowledged yet and not yet escalated, with the time each became
+   * critical (a warning may have been open for hours before); the caller applies each
+   * borehole's delay.
+   */
+  alertsToEscalate(): { alert: Alert; criticalSinceMs: number }[] {
+    return this.statement<[], AlertRow & { critical_since: number | null }>(
+      `SELECT alerts.*, (SELECT min(at) FROM alert_events e WHERE e.alert_id = alerts.id AND e.severity = 'critical') AS critical_since
+       FROM alerts WHERE state = 'open' AND severity = 'critical' AND historical = 0
+       AND id NOT IN (SELECT alert_id FROM sms_escalations)`,
+    )
+      .all()
+      .map((row) => ({ alert: toAlert(row), criticalSinceMs: row.critical_since ?? row.opened_at }));
+  }
+
+  /** Drops the pending deferred messages of an alert (a night warning that became critical). */
+  cancelDeferredSms(alertId: string, reason: string): number {
+    return this.statement("UPDATE sms_outbox SET status = 'cancelled', last_error = ? WHERE alert_id = ? AND status = 'pending' AND only_while_unresolved = 1 AND kind = 'alert'").run(
+      reason,
+      alertId,
+    ).changes;
+  }
+
+  recordInboundSms(receivedAtMs: number, sender: string, text: string, outcome: string): void {
+    this.statement('INSERT INTO sms_inbound (received_at, sender, text, outcome) VALUES (?, ?, ?, ?)').run(receivedAtMs, sender, text.slice(0, 500), outcome);
   }
 
   close(): void {

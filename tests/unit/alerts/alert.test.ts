@@ -18,7 +18,7 @@ function stored(live = true, atMs = OPENED_AT_MS): Alert {
 
 describe('openAlert', () => {
   it('opens a live alert: open, not acknowledged, not resolved, not historical', () => {
-    const alert = openAlert('khabou', 'pump_fault', 'critical', 'marche à sec', OPENED_AT_MS, true);
+    const alert = openAlert('khabou', 'pump_fault', 'critical', 'marche à sec', OPENED_AT_MS, true, 'dry_run');
     expect(alert).toEqual({
       boreholeId: 'khabou',
       rule: 'pump_fault',
@@ -31,6 +31,7 @@ describe('openAlert', () => {
       resolvedAtMs: null,
       resolvedBy: null,
       historical: false,
+      fault: 'dry_run',
     });
   });
 

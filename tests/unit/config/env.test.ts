@@ -27,7 +27,8 @@ describe('environment configuration', () => {
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(config.reportTz).toBe('Africa/Bamako');
     expect(config.logLevel).toBe('info');
-    expect(config.sms.provider).toBe('console');
+    expect(config.sms.gateways.providers).toEqual(['console']);
+    expect(config.sms.perHourLimit).toBe(6);
     expect(config.dataDir).toBe('./data');
     expect(config.influx.bucket).toBe('boreholes');
     expect(config.influx.url).toBeUndefined();
@@ -64,7 +65,7 @@ describe('environment configuration', () => {
     expect(config.logLevel).toBe('debug');
     expect(config.influx.url).toBe('http://influx:8086');
     expect(config.influx.bucket).toBe('boreholes/autogen');
-    expect(config.sms).toMatchObject({ provider: 'webhook', webhookUrl: 'https://sms.example.org/send' });
+    expect(config.sms.gateways).toMatchObject({ providers: ['webhook'], webhook: { url: 'https://sms.example.org/send' } });
   });
 
   it('reports every invalid value at once, each naming its variable', () => {
@@ -144,10 +145,17 @@ describe('environment configuration', () => {
 
   it('treats an empty credential or SMS token as unset, not as an empty secret', () => {
     // What `FOO=` in an env file or `${FOO:-}` in compose produces: an optional secret left blank.
-    const config = loadConfig({ MQTT_USERNAME: '', MQTT_PASSWORD: '', SMS_WEBHOOK_TOKEN: '', SMS_INBOUND_TOKEN: '' });
+    const config = loadConfig({
+      MQTT_USERNAME: '',
+      MQTT_PASSWORD: '',
+      SMS_PROVIDER: 'webhook',
+      SMS_WEBHOOK_URL: 'https://sms.example.org/send',
+      SMS_WEBHOOK_TOKEN: '',
+      SMS_INBOUND_TOKEN: '',
+    });
     expect(config.mqtt.username).toBeUndefined();
     expect(config.mqtt.password).toBeUndefined();
-    expect(config.sms.webhookToken).toBeUndefined();
+    expect(config.sms.gateways.webhook?.token).toBeUndefined();
     expect(config.sms.inboundToken).toBeUndefined();
   });
 });

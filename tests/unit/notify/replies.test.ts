@@ -1,0 +1,283 @@
+/**
+ * Two-way SMS (CONTRACT.md section 5): commands from registered phones, wired as service.ts wires
+ * them (the real rules engine over a real SQLite store, answers through the real dispatcher to a
+ * recording gateway). Alert 17 of 'khabou' is the alert people answer about; alert 18 belongs to
+ * another village.
+ */
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openAlert, type Alert } from '../../../src/alerts/alert.js';
+import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
+import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
+import type { OutgoingSms, SendReceipt, SmsGateway } from '../../../src/notify/gateway.js';
+import { InboundSmsHandler } from '../../../src/notify/replies.js';
+import { RulesEngine } from '../../../src/rules/engine.js';
+import { SqliteStore } from '../../../src/storage/sqlite-store.js';
+
+const BAMAKO = 'Africa/Bamako';
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+/** 2026-02-05 10:42 in Bamako (= UTC). */
+const T0_MS = Date.UTC(2026, 1, 5, 10, 42);
+
+const PRESIDENT = '+22376000001';
+const TREASURER = '+22366000002';
+const TECHNICIAN = '+22379000003';
+const REGIONAL = '+22320000004';
+const SIRAKORO_MEMBER = '+22376000011';
+const SIRAKORO_TECHNICIAN = '+22379000013';
+const STRANGER = '+22370999999';
+
+const REGISTRY: Registry = buildRegistry(
+  registryFileSchema.parse({
+    boreholes: [
+      {
+        id: 'khabou',
+        name: 'Forage de Khabou',
+        village: 'Khabou',
+        commune: 'Kayes',
+        region: 'Kayes',
+        location: { lat: 14.4469, lon: -11.4445 },
+        pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
+        committee: {
+          language: 'fr',
+          contacts: [
+            { name: 'President du comite', phone: PRESIDENT },
+            { name: 'Tresoriere', phone: TREASURER },
+          ],
+        },
+        technician: { name: 'Technicien de Kayes', phone: TECHNICIAN },
+      },
+      {
+        id: 'sirakoro',
+        name: 'Forage de Sirakoro',
+        village: 'Sirakoro',
+        commune: 'Kayes',
+        region: 'Kayes',
+        location: { lat: 14.5, lon: -11.5 },
+        pump: { rated_flow_lpm: 40, intake_depth_m: 45 },
+        committee: { language: 'bm', contacts: [{ name: 'Presidente', phone: SIRAKORO_MEMBER }] },
+        technician: { name: 'Technicien de Sirakoro', phone: SIRAKORO_TECHNICIAN },
+      },
+    ],
+    escalation: { Kayes: { name: "Direction regionale de l'hydraulique", phone: REGIONAL } },
+  }),
+);
+
+class RecordingGateway implements SmsGateway {
+  readonly name = 'test';
+  readonly delivered: OutgoingSms[] = [];
+
+  async send(message: OutgoingSms): Promise<SendReceipt> {
+    this.delivered.push({ ...message });
+    return {};
+  }
+}
+
+interface Harness {
+  store: SqliteStore;
+  rules: RulesEngine;
+  gateway: RecordingGateway;
+  dispatcher: SmsDispatcher;
+  handler: InboundSmsHandler;
+  clock: { nowMs: number };
+  /** Alert 17, open, pump_fault on khabou. */
+  alert17: Alert;
+  /** Alert 18, open, pump_fault on sirakoro. */
+  alert18: Alert;
+  /** Handles an SMS and lets the dispatcher send the answer. */
+  receive(from: string, text: string): Promise<string>;
+}
+
+let h: Harness;
+
+beforeEach(() => {
+  const store = new SqliteStore(':memory:');
+  const clock = { nowMs: T0_MS };
+  const now = (): number => clock.nowMs;
+  const log = pino({ level: 'silent' });
+  const gateway = new RecordingGateway();
+  const dispatcher = new SmsDispatcher({ store, gateway, registry: REGISTRY, timeZone: BAMAKO, now, log, pollIntervalMs: HOUR_MS });
+  const rules = new RulesEngine({ registry: REGISTRY, store, now, log, writeAlertPoints: () => undefined });
+  // Sixteen alerts from last year, so that today's are 17 and 18, as in the contract's example.
+  for (let i = 0; i < 16; i += 1) {
+    store.insertAlert({ ...openAlert('sirakoro', 'offline', 'warning', 'old', T0_MS - 400 * 24 * HOUR_MS + i, true), state: 'resolved', resolvedAtMs: T0_MS - 399 * 24 * HOUR_MS, resolvedBy: 'rules' });
+  }
+  const alert17 = store.insertAlert(openAlert('khabou', 'pump_fault', 'critical', 'dry_run', T0_MS, true, 'dry_run'));
+  const alert18 = store.insertAlert(openAlert('sirakoro', 'pump_fault', 'critical', 'overload', T0_MS, true, 'overload'));
+  for (const alert of [alert17, alert18]) store.recordAlertChange({ kind: 'opened', alert, atMs: T0_MS, actor: 'rules', notify: true });
+  const handler = new InboundSmsHandler({
+    registry: REGISTRY,
+    now,
+    log,
+    // As in src/service.ts.
+    ports: {
+      alertByCode: (code) => store.alertByCode(code),
+      unresolvedAlerts: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
+      acknowledge: (id, actor) => rules.acknowledge(id, actor),
+      resolve: (id, actor, note) => rules.resolve(id, actor, note),
+      recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
+      lastHeardAtMs: () => T0_MS,
+      record: (at, sender, text, outcome) => store.recordInboundSms(at, sender, text, outcome),
+      reply: (to, text, replyTo) => dispatcher.enqueueReply(to, text, replyTo),
+    },
+  });
+  dispatcher.start();
+  h = {
+    store,
+    rules,
+    gateway,
+    dispatcher,
+    handler,
+    clock,
+    alert17,
+    alert18,
+    async receive(from, text) {
+      clock.nowMs += MINUTE_MS;
+      const outcome = handler.handle({ from, text });
+      await dispatcher.wake();
+      return outcome;
+    },
+  };
+});
+
+afterEach(async () => {
+  await h.dispatcher.stop();
+  h.rules.stop();
+  h.store.close();
+});
+
+const state = (alert: Alert) => h.store.alertById(alert.id);
+const history = (alert: Alert) => h.store.alertHistory(alert.id).map((e) => ({ kind: e.kind, actor: e.actor, note: e.note }));
+const answersTo = (phone: string) => h.gateway.delivered.filter((m) => m.to === phone).map((m) => m.text);
+
+describe('InboundSmsHandler', () => {
+  it('sets up alerts 17 and 18', () => {
+    expect([h.alert17.code, h.alert18.code]).toEqual([17, 18]);
+  });
+
+  describe('OK <code>', () => {
+    it('acknowledges alert 17 from a committee phone, records the number, and confirms to the sender', async () => {
+      expect(await h.receive(PRESIDENT, 'OK 17')).toBe('acknowledged');
+      expect(state(h.alert17)).toMatchObject({ state: 'acknowledged', acknowledgedBy: `sms:${PRESIDENT}`, acknowledgedAtMs: h.clock.nowMs });
+      expect(history(h.alert17)).toEqual([
+        { kind: 'opened', actor: 'rules', note: null },
+        { kind: 'acknowledged', actor: `sms:${PRESIDENT}`, note: null },
+      ]);
+      expect(answersTo(PRESIDENT)).toEqual(['OK 17 recu, merci. Forage de Khabou: panne pompe.']);
+      // Nobody else hears of it.
+      expect(h.gateway.delivered).toHaveLength(1);
+    });
+
+    it.each(['ok  17', 'Ok17', 'OK 17.', ' ok 17 ', 'OK 17 merci', 'oui 17'])('understands %j', async (text) => {
+      expect(await h.receive(TREASURER, text)).toBe('acknowledged');
+      expect(state(h.alert17)).toMatchObject({ state: 'acknowledged', acknowledgedBy: `sms:${TREASURER}` });
+      expect(answersTo(TREASURER)).toEqual(['OK 17 recu, merci. Forage de Khabou: panne pompe.']);
+    });
+
+    it('answers in the committee language', async () => {
+      expect(await h.receive(SIRAKORO_MEMBER, 'ok 18')).toBe('acknowledged');
+      expect(answersTo(SIRAKORO_MEMBER)).toEqual(['OK 18 sorola, i ni ce. Forage de Sirakoro: pompe tinyèna.']);
+    });
+
+    it('does nothing and answers nothing when the number is not in the registry', async () => {
+      expect(await h.receive(STRANGER, 'OK 17')).toBe('ignored_unknown_number');
+      expect(state(h.alert17)).toMatchObject({ state: 'open', acknowledgedBy: null });
+      expect(history(h.alert17)).toEqual([{ kind: 'opened', actor: 'rules', note: null }]);
+      expect(h.gateway.delivered).toEqual([]);
+      expect(h.store.listSms(10)).toEqual([]);
+    });
+
+    it("answers OK for another village's alert like an unknown alert, and changes nothing", async () => {
+      expect(await h.receive(PRESIDENT, 'OK 18')).toBe('unknown_alert');
+      expect(await h.receive(PRESIDENT, 'OK 999')).toBe('unknown_alert');
+      expect(state(h.alert18)).toMatchObject({ state: 'open', acknowledgedBy: null });
+      expect(history(h.alert18)).toEqual([{ kind: 'opened', actor: 'rules', note: null }]);
+      const [other, unknown] = answersTo(PRESIDENT);
+      expect(other).toBe("Pas d'alerte ouverte avec le numero 18. Envoyez ETAT pour voir les alertes.");
+      // Word for word what a code that does not exist gets.
+      expect(other?.replace('18', 'N')).toBe(unknown?.replace('999', 'N'));
+    });
+
+    it('acknowledging twice changes nothing the second time and still confirms', async () => {
+      await h.receive(PRESIDENT, 'OK 17');
+      expect(await h.receive(TREASURER, 'OK 17')).toBe('acknowledged');
+      expect(state(h.alert17)).toMatchObject({ state: 'acknowledged', acknowledgedBy: `sms:${PRESIDENT}` });
+      expect(history(h.alert17).filter((e) => e.kind === 'acknowledged')).toHaveLength(1);
+      expect(answersTo(TREASURER)).toHaveLength(1);
+    });
+  });
+
+  describe('REPARE <code> [note]', () => {
+    it('from the technician resolves the alert and records a maintenance visit with the note', async () => {
+      expect(await h.receive(TECHNICIAN, 'REPARE 17 pompe changee')).toBe('repaired');
+      expect(state(h.alert17)).toMatchObject({ state: 'resolved', resolvedBy: `sms:${TECHNICIAN}`, resolvedAtMs: h.clock.nowMs });
+      expect(history(h.alert17).at(-1)).toEqual({ kind: 'resolved', actor: `sms:${TECHNICIAN}`, note: 'pompe changee' });
+      const records = h.store.listMaintenance('khabou');
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ boreholeId: 'khabou', by: `sms:${TECHNICIAN}`, atMs: h.clock.nowMs });
+      expect(records[0]?.note).toContain('pompe changee');
+      expect(answersTo(TECHNICIAN)).toEqual(['REPARE 17 recu, merci. Forage de Khabou: reparation notee (panne pompe), alerte terminee.']);
+    });
+
+    it('keeps the note as typed, accents included, whatever the case and accents of the command', async () => {
+      expect(await h.receive(TECHNICIAN, 'réparé 17 pompe changée')).toBe('repaired');
+      expect(history(h.alert17).at(-1)?.note).toBe('pompe changée');
+      expect(h.store.listMaintenance('khabou')[0]?.note).toContain('pompe changée');
+    });
+
+    it('from a committee member is not allowed and changes nothing', async () => {
+      expect(await h.receive(PRESIDENT, 'REPARE 17 pompe changee')).toBe('not_allowed');
+      expect(state(h.alert17)).toMatchObject({ state: 'open', resolvedBy: null });
+      expect(history(h.alert17)).toEqual([{ kind: 'opened', actor: 'rules', note: null }]);
+      expect(h.store.listMaintenance('khabou')).toEqual([]);
+      expect(answersTo(PRESIDENT)).toEqual(['Seul le technicien peut envoyer REPARE. Pour confirmer une alerte, envoyez OK et son numero.']);
+    });
+
+    it("from another borehole's technician is answered like an unknown alert and changes nothing", async () => {
+      expect(await h.receive(SIRAKORO_TECHNICIAN, 'REPARE 17')).toBe('unknown_alert');
+      expect(state(h.alert17)?.state).toBe('open');
+      expect(h.store.listMaintenance('khabou')).toEqual([]);
+    });
+
+    it('from an unknown number does nothing and answers nothing', async () => {
+      expect(await h.receive(STRANGER, 'REPARE 17 pompe changee')).toBe('ignored_unknown_number');
+      expect(state(h.alert17)?.state).toBe('open');
+      expect(h.store.listMaintenance('khabou')).toEqual([]);
+      expect(h.gateway.delivered).toEqual([]);
+    });
+  });
+
+  describe('ETAT', () => {
+    it("answers with the sender's boreholes only", async () => {
+      expect(await h.receive(PRESIDENT, 'ETAT')).toBe('status');
+      expect(answersTo(PRESIDENT)).toEqual(['Khabou: panne pompe (OK 17).']);
+    });
+
+    it('answers a regional contact with every borehole of the region', async () => {
+      expect(await h.receive(REGIONAL, 'état')).toBe('status');
+      const [answer] = answersTo(REGIONAL);
+      expect(answer).toContain('Khabou: panne pompe (OK 17)');
+      expect(answer).toContain('Sirakoro: panne pompe (OK 18)');
+    });
+
+    it('shows a borehole without alert as normal once its alert is repaired', async () => {
+      await h.receive(TECHNICIAN, 'REPARE 17');
+      expect(await h.receive(TREASURER, 'Etat?')).toBe('status');
+      expect(answersTo(TREASURER)).toEqual(['Khabou: normal.']);
+    });
+
+    it('answers nothing to an unknown number', async () => {
+      expect(await h.receive(STRANGER, 'ETAT')).toBe('ignored_unknown_number');
+      expect(h.gateway.delivered).toEqual([]);
+    });
+  });
+
+  it('answers anything else from a registered number with the commands', async () => {
+    expect(await h.receive(PRESIDENT, 'Bonjour, la pompe ne marche pas')).toBe('help');
+    expect(answersTo(PRESIDENT)).toEqual([
+      "Commandes: OK <numero> pour confirmer une alerte, REPARE <numero> apres reparation (technicien), ETAT pour l'etat des forages.",
+    ]);
+    expect(state(h.alert17)?.state).toBe('open');
+  });
+});
