@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need on a fresh Debian machine of this kind
-# (Mosquitto and InfluxDB from apt, the npm packages), then runs the linter, the type check and
-# every test (unit and integration, against real servers).
+# (Mosquitto, InfluxDB and Chromium from apt, the npm packages), then runs the linter, the type
+# check and every test (unit and integration against real servers, pages in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 missing=()
 have mosquitto || missing+=(mosquitto)
 have influxd || missing+=(influxdb)
+# The pages are tested in a real browser (tests/integration/pages.test.ts): Debian's Chromium,
+# with a font so that its screenshots show text.
+have chromium || missing+=(chromium fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian"

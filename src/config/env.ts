@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_TOPIC_ROOT } from '../contract/topics.js';
+import { loadSmsGatewaySettings, type SmsGatewaySettings } from '../notify/gateways/config.js';
 import { ConfigError } from './errors.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -31,7 +32,6 @@ function findExampleRegistry(): string {
 export const EXAMPLE_REGISTRY_PATH = findExampleRegistry();
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const SMS_PROVIDERS = ['console', 'webhook'] as const;
 
 /** `FOO=` in an env file or `${FOO:-}` in compose means "not set", never an empty secret or port. */
 const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
@@ -56,27 +56,48 @@ function integer(min: number, max: number, fallback: number) {
   );
 }
 
+/**
+ * A region limit after the token: `viewer:<token>:Kayes|Koulikoro`. Names are letters, spaces,
+ * apostrophes, dots and dashes, never digits, so that a token that merely contains a colon
+ * (`admin:abc:def-0123…`, accepted before region limits existed) stays a token. The service checks
+ * the names against the registry at start-up, so a misread token cannot pass silently.
+ */
+const REGION_LIST = /^[\p{L}][\p{L}\p{M} '’.-]*(\|[\p{L}][\p{L}\p{M} '’.-]*)*$/u;
+
+export interface ApiToken {
+  role: Role;
+  token: string;
+  /** Regions this token is limited to; absent: every region. */
+  regions?: string[];
+}
+
 const apiTokensSchema = z.preprocess(
   emptyAsUndefined,
   z
     .string()
     .default('')
     .transform((value, ctx) => {
-      const tokens: { role: Role; token: string }[] = [];
+      const tokens: ApiToken[] = [];
       for (const pair of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
         const colon = pair.indexOf(':');
         const role = pair.slice(0, colon);
-        const token = pair.slice(colon + 1);
+        let token = pair.slice(colon + 1);
         if (colon < 1 || !(ROLES as readonly string[]).includes(role)) {
           // Never echo the token itself into an error message or a log.
-          ctx.addIssue({ code: 'custom', message: `each entry must be role:token with role one of ${ROLES.join(', ')}` });
+          ctx.addIssue({ code: 'custom', message: `each entry must be role:token or role:token:Region1|Region2, with role one of ${ROLES.join(', ')}` });
           return z.NEVER;
+        }
+        let regions: string[] | undefined;
+        const last = token.lastIndexOf(':');
+        if (last > 0 && REGION_LIST.test(token.slice(last + 1).trim())) {
+          regions = token.slice(last + 1).split('|').map((region) => region.trim());
+          token = token.slice(0, last);
         }
         if (token.length < 16) {
           ctx.addIssue({ code: 'custom', message: `the ${role} token is shorter than 16 characters` });
           return z.NEVER;
         }
-        tokens.push({ role: role as Role, token });
+        tokens.push({ role: role as Role, token, ...(regions ? { regions } : {}) });
       }
       return tokens;
     }),
@@ -108,6 +129,8 @@ export const envSchema = z
     MQTT_PROTOCOL_VERSION: z.preprocess(emptyAsUndefined, z.enum(['4', '5']).optional()),
     MQTT_USERNAME: optionalText,
     MQTT_PASSWORD: optionalText,
+    MQTT_EMBEDDED_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
+    MQTT_EMBEDDED_PORT: integer(1, 65535, 1883),
     INFLUX_URL: urlWithProtocols(['http:', 'https:']),
     INFLUX_TOKEN: z.string().default(''),
     INFLUX_ORG: z.string().default(''),
@@ -120,10 +143,9 @@ export const envSchema = z
     DEAD_LETTER_LIMIT: integer(10, 1_000_000, 1000),
     HTTP_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     HTTP_PORT: integer(0, 65535, 8080),
-    SMS_PROVIDER: z.preprocess(emptyAsUndefined, z.enum(SMS_PROVIDERS).default('console')),
-    SMS_WEBHOOK_URL: urlWithProtocols(['http:', 'https:']),
-    SMS_WEBHOOK_TOKEN: optionalText,
     SMS_INBOUND_TOKEN: optionalText,
+    SMS_PUBLIC_URL: urlWithProtocols(['http:', 'https:']),
+    SMS_PER_HOUR_LIMIT: integer(1, 1000, 6),
     API_TOKENS: apiTokensSchema,
     REPORT_TZ: z.preprocess(emptyAsUndefined, timeZone),
     LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(LOG_LEVELS).default('info')),
@@ -140,6 +162,8 @@ export interface Config {
     protocolVersion: 4 | 5;
     username: string | undefined;
     password: string | undefined;
+    /** Where the embedded broker listens when `url` is undefined. */
+    embedded: { host: string; port: number };
   };
   influx: {
     /** undefined: the embedded time-series store. */
@@ -155,8 +179,16 @@ export interface Config {
   journal: { fsyncIntervalMs: number };
   deadLetterLimit: number;
   http: { host: string; port: number };
-  sms: { provider: (typeof SMS_PROVIDERS)[number]; webhookUrl: string | undefined; webhookToken: string | undefined; inboundToken: string | undefined };
-  apiTokens: { role: Role; token: string }[];
+  sms: {
+    /** Gateways in failover order, with their credentials (SMS_PROVIDER and each provider's variables). */
+    gateways: SmsGatewaySettings;
+    inboundToken: string | undefined;
+    /** No phone hears more than this many messages an hour; the rest is folded into a summary. */
+    perHourLimit: number;
+    /** The service's public base URL as a provider calls it (Twilio signs the full URL). */
+    publicUrl: string | undefined;
+  };
+  apiTokens: ApiToken[];
   reportTz: string;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -166,11 +198,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const problems = result.success
     ? []
     : result.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(environment)'}: ${issue.message}`);
-  // Checked on the raw values so that it is reported together with any other problem.
-  if (source.SMS_PROVIDER === 'webhook' && !source.SMS_WEBHOOK_URL) {
-    problems.push('SMS_WEBHOOK_URL: is required when SMS_PROVIDER=webhook');
+  // The gateways' variables depend on SMS_PROVIDER: checked apart, reported with everything else.
+  let gateways: SmsGatewaySettings | null = null;
+  try {
+    gateways = loadSmsGatewaySettings(source);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
   }
-  if (!result.success || problems.length > 0) throw new ConfigError('environment', problems);
+  if (!result.success || gateways === null || problems.length > 0) throw new ConfigError('environment', problems);
   const env = result.data;
   return {
     mqtt: {
@@ -181,6 +217,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       protocolVersion: env.MQTT_PROTOCOL_VERSION === undefined ? (env.MQTT_URL ? 5 : 4) : env.MQTT_PROTOCOL_VERSION === '5' ? 5 : 4,
       username: env.MQTT_USERNAME,
       password: env.MQTT_PASSWORD,
+      embedded: { host: env.MQTT_EMBEDDED_HOST, port: env.MQTT_EMBEDDED_PORT },
     },
     influx: {
       url: env.INFLUX_URL,
@@ -195,12 +232,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     journal: { fsyncIntervalMs: env.JOURNAL_FSYNC_MS },
     deadLetterLimit: env.DEAD_LETTER_LIMIT,
     http: { host: env.HTTP_HOST, port: env.HTTP_PORT },
-    sms: {
-      provider: env.SMS_PROVIDER,
-      webhookUrl: env.SMS_WEBHOOK_URL,
-      webhookToken: env.SMS_WEBHOOK_TOKEN,
-      inboundToken: env.SMS_INBOUND_TOKEN,
-    },
+    sms: { gateways, inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL },
     apiTokens: env.API_TOKENS,
     reportTz: env.REPORT_TZ,
     logLevel: env.LOG_LEVEL,

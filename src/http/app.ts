@@ -1,9 +1,17 @@
 /**
  * The HTTP application, built as a plugin tree and never listening by itself: `server.ts` (or the
  * service) listens, tests call `app.inject()`.
+ *
+ *   helmet (security headers, a CSP that allows only 'self')
+ *   swagger (the OpenAPI document of every /api route, from the same zod schemas that validate)
+ *   ops routes (open)            /healthz /readyz /metrics
+ *   API routes (bearer token)    /api/...
+ *   SMS replies (own secrets)    /api/sms/inbound...
+ *   pages (cookie token)         /login / /boreholes/{id} /alerts, and /assets
  */
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -11,12 +19,20 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { TokenEntry } from './auth.js';
-import { TokenAuth } from './auth.js';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { ConfigError } from '../config/errors.js';
+import { TokenAuth, type TokenEntry } from './auth.js';
+import { FailedAuthLimiter, type FailedAuthLimits, DEFAULT_FAILED_AUTH_LIMITS } from './failed-auth-limiter.js';
+import { Scope, type NetworkPort } from './network.js';
+import { loadPageAssets } from './pages/assets.js';
+import { messagePage } from './pages/login-page.js';
+import { renderPage } from './pages/layout.js';
+import { pageRoutes } from './pages/routes.js';
 import { alertRoutes, type AlertsPort } from './routes/alerts.js';
+import { boreholeRoutes } from './routes/boreholes.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
-import type { Registry as MetricsRegistry } from 'prom-client';
+import { smsInboundRoutes, type SmsInboundDeps } from './routes/sms-inbound.js';
 
 export interface AppDeps {
   log: Logger;
@@ -26,44 +42,124 @@ export interface AppDeps {
   deadLetters: DeadLetterSource;
   /** Absent in tests of the operational routes alone. */
   alerts?: AlertsPort;
+  /** Replies by SMS (CONTRACT.md section 5); absent: no inbound SMS routes. */
+  smsInbound?: SmsInboundDeps;
+  /** The registry, telemetry and state behind /api/boreholes and the pages; needs `alerts`. */
+  network?: NetworkPort;
+  now?: () => number;
+  /** Time zone of the times shown on pages (REPORT_TZ); default Africa/Bamako. */
+  timeZone?: string;
+  failedAuthLimits?: FailedAuthLimits;
+  /** Behind a reverse proxy: take the client address and protocol from X-Forwarded-*. */
+  trustProxy?: boolean;
 }
 
+/** A region named by a token but by no borehole is a typo (or a token read as a region): refuse it. */
+function checkTokenRegions(tokens: readonly TokenEntry[], network: NetworkPort | undefined): void {
+  if (!network) return;
+  const regions = new Set([...network.registry.boreholes.values()].map((borehole) => borehole.region));
+  const problems: string[] = [];
+  for (const { role, regions: limited } of tokens) {
+    for (const region of limited ?? []) {
+      if (!regions.has(region)) {
+        problems.push(`API_TOKENS: a ${role} token is limited to region "${region}", which no borehole of the registry is in (regions: ${[...regions].sort().join(', ')})`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError('environment', problems);
+}
+
+const wantsHtml = (request: FastifyRequest): boolean => !request.url.startsWith('/api/') && /text\/html/.test(request.headers.accept ?? '');
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  checkTokenRegions(deps.apiTokens, deps.network);
+  const now = deps.now ?? Date.now;
+  const timeZone = deps.timeZone ?? 'Africa/Bamako';
   // Widened to fastify's logger type so that the app is a plain FastifyInstance to its callers.
   const loggerInstance: FastifyBaseLogger = deps.log;
   const app = Fastify({
     loggerInstance,
-    // Scrapes and probes every few seconds would drown the log.
+    // Scrapes and probes every few seconds would drown the log; and no request line can leak a token.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    trustProxy: deps.trustProxy ?? false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  const pageAssets = deps.alerts && deps.network ? loadPageAssets() : null;
+  const htmlError = (title: string, text: string): string | null =>
+    pageAssets ? renderPage({ title, section: 'error', assets: pageAssets.urls, timeZone, body: messagePage(title, text, { href: '/', label: "Retour à l'accueil" }) }).text : null;
+
   app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) {
-      request.log.error({ err: error, url: request.url }, 'request failed');
+      request.log.error({ err: error, url: request.url.split('?')[0] }, 'request failed');
+      const page = wantsHtml(request) ? htmlError('Erreur du service', "Le service n'a pas pu répondre. Réessayez dans un moment.") : null;
+      if (page) return reply.code(status).type('text/html; charset=utf-8').send(page);
       return reply.code(status).send({ error: 'internal', message: 'internal error' });
     }
     return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const page = wantsHtml(request) ? htmlError('Page introuvable', "Cette adresse ne correspond à aucune page.") : null;
+    if (page) return reply.code(404).type('text/html; charset=utf-8').send(page);
+    return reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
+  });
+
+  await app.register(helmet, {
+    // Pages load nothing from the internet: scripts, styles and images come from this host only.
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // Only meaningful over https; no includeSubDomains, which would bind the operator's other hosts.
+    strictTransportSecurity: { maxAge: 15_552_000, includeSubDomains: false },
+    referrerPolicy: { policy: 'same-origin' },
+  });
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Borehole monitoring API', version: '0.1.0' },
+      info: {
+        title: 'Borehole monitoring API',
+        version: '0.1.0',
+        description: 'Boreholes, their readings and alerts. Every /api route needs `Authorization: Bearer <token>` (docs/http.md).',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'boreholes', description: 'The network and its readings' },
+        { name: 'alerts', description: 'Alerts and their lifecycle' },
+        { name: 'ingest', description: 'Rejected device messages' },
+      ],
     },
     transform: jsonSchemaTransform,
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  const auth = new TokenAuth(deps.apiTokens);
+  const auth = new TokenAuth(deps.apiTokens, new FailedAuthLimiter(deps.failedAuthLimits ?? DEFAULT_FAILED_AUTH_LIMITS, now));
+  // Without a registry, a region-limited token sees nothing (it cannot be told what is in its regions).
+  const scope = new Scope(deps.network?.registry.boreholes ?? new Map());
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
   await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
-  if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts });
+  if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });
+  if (deps.smsInbound) await app.register(smsInboundRoutes, deps.smsInbound);
+  if (deps.alerts && deps.network) {
+    await app.register(boreholeRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, now });
+  }
+  if (deps.alerts && deps.network && pageAssets) {
+    await app.register(pageAssets.plugin);
+    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone });
+  }
   return app;
 }

@@ -1,39 +1,43 @@
 /**
- * Alerts (CONTRACT.md section 6): list them, acknowledge or resolve one, record a maintenance
- * visit. Reads need `viewer`, changes `operator`.
+ * Alerts (CONTRACT.md section 6): list them, read one with its history, acknowledge or resolve
+ * one, record a maintenance visit. Reads need `viewer`, changes `operator`. A region-limited token
+ * sees only its regions' alerts; the others answer 404, as if they did not exist.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ALERT_STATES, AlertTransitionError, type Alert } from '../../alerts/alert.js';
+import { ALERT_STATES, AlertTransitionError, type Alert, type AlertChangeKind } from '../../alerts/alert.js';
 import { UnknownAlertError } from '../../rules/engine.js';
 import { RULE_IDS, SEVERITIES } from '../../rules/types.js';
-import type { AlertQuery, MaintenanceRecord } from '../../storage/sqlite-store.js';
-import { actorOf, type TokenAuth } from '../auth.js';
+import type { AlertEventRecord, AlertQuery, MaintenanceRecord } from '../../storage/sqlite-store.js';
+import { actorOf, hasRole, type TokenAuth } from '../auth.js';
+import type { Scope } from '../network.js';
+import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 
-/** What these routes need of the rules engine and its store. */
+/** What these routes and the pages need of the rules engine and its store. */
 export interface AlertsPort {
   list(query: AlertQuery): { alerts: Alert[]; total: number };
+  get(alertId: string): Alert | null;
+  /** Every change of the alert, oldest first. */
+  history(alertId: string): AlertEventRecord[];
   acknowledge(alertId: string, actor: string): Alert;
   resolve(alertId: string, actor: string, note?: string): Alert;
   recordMaintenance(boreholeId: string, actor: string, note: string): MaintenanceRecord;
   isKnownBorehole(boreholeId: string): boolean;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
 export const alertSchema = z.object({
-  id: z.string(),
-  code: z.number().int(),
+  id: z.string().describe('UUID'),
+  code: z.number().int().describe('short number people type in SMS (OK 17)'),
   borehole: z.string(),
   rule: z.enum(RULE_IDS),
   severity: z.enum(SEVERITIES),
   state: z.enum(ALERT_STATES),
-  message: z.string(),
-  opened_at: z.string(),
+  message: z.string().describe('what the rule found, in French'),
+  opened_at: z.string().describe('RFC 3339 UTC'),
   acknowledged_at: z.string().nullable(),
   resolved_at: z.string().nullable(),
-  historical: z.boolean(),
+  historical: z.boolean().describe('found in late data and no longer holding: recorded, never notified'),
 });
 
 export function alertToJson(alert: Alert): z.infer<typeof alertSchema> {
@@ -52,11 +56,25 @@ export function alertToJson(alert: Alert): z.infer<typeof alertSchema> {
   };
 }
 
+const CHANGE_KINDS = ['opened', 'escalated', 'acknowledged', 'resolved'] as const satisfies readonly AlertChangeKind[];
+
+const historyEntrySchema = z.object({
+  at: z.string(),
+  kind: z.enum(CHANGE_KINDS),
+  state: z.enum(ALERT_STATES),
+  severity: z.enum(SEVERITIES),
+  actor: z.string().describe('rules, api:<role>, web:<role>, sms:<phone> (the phone masked for viewers)'),
+  note: z.string().nullable(),
+});
+
+const alertWithHistorySchema = alertSchema.extend({ history: z.array(historyEntrySchema) });
+
 /** A POST with no body at all reaches the validator as null: it means "nothing to add". */
 const optionalBody = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
 
-const errorSchema = z.object({ error: z.string(), message: z.string() });
 const idParams = z.object({ id: z.string().min(1).max(64) });
+
+const notFound = (reply: FastifyReply, what: string) => reply.code(404).send({ error: 'not_found', message: `no ${what}` });
 
 async function changeAlert(reply: FastifyReply, work: () => Alert) {
   try {
@@ -68,27 +86,67 @@ async function changeAlert(reply: FastifyReply, work: () => Alert) {
   }
 }
 
-export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPort }> = async (app, { auth, alerts }) => {
+export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPort; scope: Scope }> = async (app, { auth, alerts, scope }) => {
   const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  /** The alert if it exists and the request's token may see it. */
+  const visibleAlert = (request: FastifyRequest, alertId: string): Alert | null => {
+    const alert = alerts.get(alertId);
+    return alert && scope.seesAlertOf(request.identity, alert.boreholeId) ? alert : null;
+  };
+
   typed.get(
     '/api/alerts',
     {
       preHandler: auth.require('viewer'),
       schema: {
+        summary: 'Alerts, newest first',
+        tags: ['alerts'],
         security: [{ bearer: [] }],
         querystring: z.object({
-          state: z.enum([...ALERT_STATES, 'unresolved']).optional(),
+          state: z.enum([...ALERT_STATES, 'unresolved']).optional().describe('unresolved: open or acknowledged'),
           borehole: z.string().optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
-          offset: z.coerce.number().int().min(0).default(0),
+          ...pageQuery(100, 500),
         }),
-        response: { 200: z.object({ total: z.number().int(), items: z.array(alertSchema) }) },
+        response: { 200: z.object({ total: z.number().int(), items: z.array(alertSchema) }), 401: errorSchema, 429: errorSchema },
       },
     },
     (request) => {
       const { state, borehole, limit, offset } = request.query;
-      const { alerts: found, total } = alerts.list({ state, boreholeIds: borehole ? [borehole] : undefined, limit, offset });
+      let boreholeIds = scope.alertFilter(request.identity);
+      if (borehole !== undefined) boreholeIds = boreholeIds === undefined || boreholeIds.includes(borehole) ? [borehole] : [];
+      const { alerts: found, total } = alerts.list({ state, boreholeIds, limit, offset });
       return { total, items: found.map(alertToJson) };
+    },
+  );
+
+  typed.get(
+    '/api/alerts/:id',
+    {
+      preHandler: auth.require('viewer'),
+      schema: {
+        summary: 'One alert with every change it went through',
+        tags: ['alerts'],
+        security: [{ bearer: [] }],
+        params: idParams,
+        response: { 200: alertWithHistorySchema, 401: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const alert = visibleAlert(request, request.params.id);
+      if (!alert) return notFound(reply, `alert ${request.params.id}`);
+      const operator = hasRole(request.identity, 'operator');
+      return {
+        ...alertToJson(alert),
+        history: alerts.history(alert.id).map((event) => ({
+          at: iso(event.atMs) ?? '',
+          kind: event.kind,
+          state: event.state,
+          severity: event.severity,
+          actor: operator ? event.actor : maskPhones(event.actor),
+          note: event.note,
+        })),
+      };
     },
   );
 
@@ -96,9 +154,18 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
     '/api/alerts/:id/ack',
     {
       preHandler: auth.require('operator'),
-      schema: { security: [{ bearer: [] }], params: idParams, response: { 200: alertSchema, 404: errorSchema, 409: errorSchema } },
+      schema: {
+        summary: 'Acknowledge an alert (a person is on it)',
+        tags: ['alerts'],
+        security: [{ bearer: [] }],
+        params: idParams,
+        response: { 200: alertSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
+      },
     },
-    (request, reply) => changeAlert(reply, () => alerts.acknowledge(request.params.id, actorOf(request))),
+    async (request, reply) => {
+      if (!visibleAlert(request, request.params.id)) return notFound(reply, `alert ${request.params.id}`);
+      return changeAlert(reply, () => alerts.acknowledge(request.params.id, actorOf(request)));
+    },
   );
 
   typed.post(
@@ -106,13 +173,18 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
     {
       preHandler: auth.require('operator'),
       schema: {
+        summary: 'Resolve an alert (the problem is fixed)',
+        tags: ['alerts'],
         security: [{ bearer: [] }],
         params: idParams,
         body: optionalBody(z.object({ note: z.string().max(500).optional() })),
-        response: { 200: alertSchema, 404: errorSchema, 409: errorSchema },
+        response: { 200: alertSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
       },
     },
-    (request, reply) => changeAlert(reply, () => alerts.resolve(request.params.id, actorOf(request), request.body.note)),
+    async (request, reply) => {
+      if (!visibleAlert(request, request.params.id)) return notFound(reply, `alert ${request.params.id}`);
+      return changeAlert(reply, () => alerts.resolve(request.params.id, actorOf(request), request.body.note));
+    },
   );
 
   typed.post(
@@ -120,20 +192,24 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
     {
       preHandler: auth.require('operator'),
       schema: {
+        summary: 'Record a maintenance visit (running hours start again)',
+        tags: ['boreholes'],
         security: [{ bearer: [] }],
         params: idParams,
         body: optionalBody(z.object({ note: z.string().max(500).default('') })),
         response: {
           201: z.object({ id: z.number().int(), borehole: z.string(), at: z.string(), by: z.string(), note: z.string() }),
+          401: errorSchema,
+          403: errorSchema,
           404: errorSchema,
         },
       },
     },
     async (request, reply) => {
-      if (!alerts.isKnownBorehole(request.params.id)) {
-        return reply.code(404).send({ error: 'not_found', message: `no borehole ${request.params.id}` });
-      }
-      const record = alerts.recordMaintenance(request.params.id, actorOf(request), request.body.note);
+      const id = request.params.id;
+      const visible = request.identity?.regions ? scope.borehole(request.identity, id) !== undefined : alerts.isKnownBorehole(id);
+      if (!visible) return notFound(reply, `borehole ${id}`);
+      const record = alerts.recordMaintenance(id, actorOf(request), request.body.note);
       return reply.code(201).send({ id: record.id, borehole: record.boreholeId, at: new Date(record.atMs).toISOString(), by: record.by, note: record.note });
     },
   );

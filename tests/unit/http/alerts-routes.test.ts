@@ -62,6 +62,8 @@ describe('alert routes', () => {
     engine = new RulesEngine({ registry, store, now: () => clock.nowMs, log, writeAlertPoints: () => {} });
     const alerts: AlertsPort = {
       list: (query) => store.listAlerts(query),
+      get: (id) => store.alertById(id),
+      history: (id) => store.alertHistory(id),
       acknowledge: (id, actor) => engine.acknowledge(id, actor),
       resolve: (id, actor, note) => engine.resolve(id, actor, note),
       recordMaintenance: (boreholeId, actor, note) => engine.recordMaintenance(boreholeId, actor, note),

@@ -1,0 +1,328 @@
+/**
+ * The pages people open (server-rendered HTML in French): login, the network, one borehole, the
+ * alerts. They sit behind the same tokens as the API: the login form puts the token in an
+ * HttpOnly, SameSite=Strict cookie (Secure over https). Changes are plain HTML forms POSTing here,
+ * protected from cross-site requests by SameSite=Strict and a check that Origin (or Referer) is
+ * this very host; they call the same AlertsPort as the API.
+ */
+import cookie from '@fastify/cookie';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Role } from '../../config/env.js';
+import { AlertTransitionError, type Alert } from '../../alerts/alert.js';
+import { UnknownAlertError } from '../../rules/engine.js';
+import type { SeriesBucket } from '../../storage/telemetry.js';
+import { actorOf, hasRole, type Identity, type TokenAuth } from '../auth.js';
+import type { NetworkPort, Scope } from '../network.js';
+import { BOREHOLE_STATUSES, type BoreholeStatus } from '../network.js';
+import type { AlertsPort } from '../routes/alerts.js';
+import { DAY_MS, networkSummaries } from '../routes/boreholes.js';
+import { ALERT_FILTERS, alertsPage, type AlertFilter } from './alerts-page.js';
+import type { PageAssets } from './assets.js';
+import { boreholePage } from './borehole-page.js';
+import { Formatter } from './format.js';
+import { html } from './html.js';
+import { renderPage, type PageFrame } from './layout.js';
+import { loginPage, messagePage } from './login-page.js';
+import { networkPage } from './network-page.js';
+
+export const TOKEN_COOKIE = 'bhm_token';
+const COOKIE_MAX_AGE_S = 30 * 86_400;
+const ALERTS_PAGE_SIZE = 50;
+const HOUR_MS = 3_600_000;
+
+export interface PageOptions {
+  auth: TokenAuth;
+  alerts: AlertsPort;
+  network: NetworkPort;
+  scope: Scope;
+  assets: PageAssets;
+  now: () => number;
+  timeZone: string;
+}
+
+type FormBody = Record<string, string | undefined>;
+
+/** Only a path of this site: never `//evil.example` or `https://…`. */
+export function safeNext(value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.length > 500) return '/';
+  return /[\u0000-\u001f]/.test(value) ? '/' : value;
+}
+
+/** Whether a state-changing request comes from a page of this very host (Origin, else Referer). */
+export function sameOrigin(request: FastifyRequest): boolean {
+  const source = request.headers.origin ?? request.headers.referer;
+  const host = request.headers.host;
+  if (typeof source !== 'string' || source === 'null' || !host) return false;
+  try {
+    const origin = new URL(source);
+    // Parsed alike, so that `localhost:80` and `http://localhost` compare equal.
+    return new URL(`${origin.protocol}//${host}`).host === origin.host;
+  } catch {
+    return false;
+  }
+}
+
+/** `back` with a flash query added: `/alerts?state=open` → `/alerts?state=open&done=ack&code=17`. */
+function withFlash(back: string, flash: Record<string, string>): string {
+  const url = new URL(back, 'http://local.invalid');
+  for (const key of ['done', 'failed', 'code']) url.searchParams.delete(key);
+  for (const [key, value] of Object.entries(flash)) url.searchParams.set(key, value);
+  return `${url.pathname}${url.search}`;
+}
+
+const DONE_TEXT: Record<string, (code: string) => string> = {
+  ack: (code) => `Alerte n° ${code} acquittée.`,
+  resolve: (code) => `Alerte n° ${code} résolue.`,
+};
+const FAILED_TEXT: Record<string, (code: string) => string> = {
+  conflict: (code) => `L'alerte n° ${code} était déjà résolue : rien n'a changé.`,
+  gone: () => "Cette alerte n'existe pas ou n'est pas visible avec votre jeton.",
+};
+
+function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
+  const code = /^\d{1,9}$/.test(query.code ?? '') ? (query.code ?? '') : '';
+  const done = query.done ? DONE_TEXT[query.done] : undefined;
+  if (done && code) return { kind: 'ok', text: done(code) };
+  const failed = query.failed ? FAILED_TEXT[query.failed] : undefined;
+  if (failed) return { kind: 'error', text: failed(code) };
+  return null;
+}
+
+export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) => {
+  const { auth, alerts, network, scope, assets, now, timeZone } = options;
+  const format = new Formatter(timeZone);
+
+  await app.register(cookie);
+  // HTML forms post urlencoded bodies; only these routes accept them (the API takes JSON only).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  const unresolvedCount = (identity: Identity | undefined): number =>
+    alerts.list({ state: 'unresolved', boreholeIds: scope.alertFilter(identity), limit: 1, offset: 0 }).total;
+
+  const send = (reply: FastifyReply, status: number, frame: Omit<PageFrame, 'assets' | 'timeZone'>) =>
+    reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderPage({ ...frame, assets: assets.urls, timeZone }).text);
+
+  const cookieOptions = (request: FastifyRequest) =>
+    ({ path: '/', httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https' }) as const;
+
+  /** The page's identity, or a reply already sent (login redirect, 429, 403). */
+  const signedIn = async (request: FastifyRequest, reply: FastifyReply, minimum: Role): Promise<Identity | null> => {
+    const outcome = auth.authenticate(request.ip, request.cookies[TOKEN_COOKIE]);
+    if (outcome.kind === 'blocked') {
+      await send(reply.header('retry-after', String(outcome.retryAfterS)), 429, {
+        title: 'Trop de tentatives',
+        section: 'error',
+        body: messagePage('Trop de tentatives', `Trop de jetons refusés depuis cette adresse. Réessayez dans ${outcome.retryAfterS} secondes.`),
+      });
+      return null;
+    }
+    if (outcome.kind !== 'ok') {
+      const next = encodeURIComponent(safeNext(request.method === 'GET' ? request.url : '/'));
+      if (outcome.kind === 'invalid') reply.clearCookie(TOKEN_COOKIE, cookieOptions(request));
+      await reply.code(303).header('cache-control', 'no-store').redirect(`/login?next=${next}${outcome.kind === 'invalid' ? '&expired=1' : ''}`);
+      return null;
+    }
+    if (!hasRole(outcome.identity, minimum)) {
+      await send(reply, 403, {
+        title: 'Accès refusé',
+        section: 'error',
+        identity: outcome.identity,
+        body: messagePage('Accès refusé', "Cette action demande un jeton d'opérateur.", { href: '/alerts', label: 'Retour aux alertes' }),
+      });
+      return null;
+    }
+    request.identity = outcome.identity;
+    return outcome.identity;
+  };
+
+  const refuseCrossSite = (request: FastifyRequest, reply: FastifyReply) =>
+    send(reply, 403, {
+      title: 'Requête refusée',
+      section: 'error',
+      identity: request.identity,
+      body: messagePage('Requête refusée', "Cette demande ne vient pas d'une page de ce site : elle a été ignorée.", { href: '/', label: "Retour à l'accueil" }),
+    });
+
+  // --- login / logout -------------------------------------------------------------------------
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/login', { schema: { hide: true } }, async (request, reply) =>
+    send(reply, 200, {
+      title: 'Connexion',
+      section: 'login',
+      body: loginPage({
+        next: safeNext(request.query.next),
+        notice: request.query.expired ? 'Votre session a expiré ou le jeton a changé : reconnectez-vous.' : request.query.out ? 'Vous êtes déconnecté.' : undefined,
+      }),
+    }),
+  );
+
+  app.post<{ Body: FormBody | undefined }>('/login', { schema: { hide: true } }, async (request, reply) => {
+    if (!sameOrigin(request)) return refuseCrossSite(request, reply);
+    const next = safeNext(request.body?.next);
+    const token = (request.body?.token ?? '').trim();
+    const outcome = auth.authenticate(request.ip, token);
+    if (outcome.kind === 'blocked') {
+      return send(reply.header('retry-after', String(outcome.retryAfterS)), 429, {
+        title: 'Connexion',
+        section: 'login',
+        body: loginPage({ next, error: `Trop de jetons refusés depuis cette adresse. Réessayez dans ${outcome.retryAfterS} secondes.` }),
+      });
+    }
+    if (outcome.kind !== 'ok') {
+      return send(reply, 401, {
+        title: 'Connexion',
+        section: 'login',
+        body: loginPage({ next, error: outcome.kind === 'missing' ? "Saisissez votre jeton d'accès." : "Ce jeton n'est pas valide." }),
+      });
+    }
+    reply.setCookie(TOKEN_COOKIE, token, { ...cookieOptions(request), maxAge: COOKIE_MAX_AGE_S });
+    return reply.code(303).redirect(next);
+  });
+
+  app.post('/logout', { schema: { hide: true } }, async (request, reply) => {
+    if (!sameOrigin(request)) return refuseCrossSite(request, reply);
+    reply.clearCookie(TOKEN_COOKIE, cookieOptions(request));
+    return reply.code(303).redirect('/login?out=1');
+  });
+
+  // --- the network ----------------------------------------------------------------------------
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/', { schema: { hide: true } }, async (request, reply) => {
+    const identity = await signedIn(request, reply, 'viewer');
+    if (!identity) return reply;
+    const status = (BOREHOLE_STATUSES as readonly string[]).includes(request.query.status ?? '') ? (request.query.status as BoreholeStatus) : undefined;
+    const summaries = networkSummaries(options, identity);
+    return send(reply, 200, {
+      title: 'Réseau',
+      section: 'network',
+      identity,
+      unresolvedCount: unresolvedCount(identity),
+      body: networkPage({ summaries, statusFilter: status, format, nowMs: now() }),
+    });
+  });
+
+  // --- one borehole ---------------------------------------------------------------------------
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/boreholes/:id', { schema: { hide: true } }, async (request, reply) => {
+    const identity = await signedIn(request, reply, 'viewer');
+    if (!identity) return reply;
+    const [summary] = networkSummaries(options, identity, request.params.id);
+    if (!summary) {
+      return send(reply, 404, {
+        title: 'Forage introuvable',
+        section: 'error',
+        identity,
+        body: messagePage('Forage introuvable', "Ce forage n'existe pas ou n'est pas visible avec votre jeton.", { href: '/', label: 'Retour au réseau' }),
+      });
+    }
+    // Today and the six days before it, from midnight, so that the day table has whole days.
+    const nowMs = now();
+    const window = { fromMs: format.startOfDay(nowMs) - 6 * DAY_MS, toMs: Math.ceil(nowMs / HOUR_MS) * HOUR_MS, everyMs: HOUR_MS };
+    let buckets: SeriesBucket[] | null;
+    try {
+      buckets = await network.telemetry.series({ boreholeId: summary.borehole.id, ...window });
+    } catch (error) {
+      request.log.error({ err: error, boreholeId: summary.borehole.id }, 'readings query failed');
+      buckets = null;
+    }
+    const recent = alerts.list({ boreholeIds: [summary.borehole.id], limit: 20, offset: 0 });
+    return send(reply, 200, {
+      title: summary.borehole.name,
+      section: 'borehole',
+      identity,
+      unresolvedCount: unresolvedCount(identity),
+      flash: flashOf(request.query),
+      head: html`<link rel="stylesheet" href="${assets.urls.uplotCss}">`,
+      scripts: buckets && buckets.length > 0 ? [assets.urls.uplotJs, assets.urls.chartsJs] : [],
+      body: boreholePage({
+        summary,
+        buckets,
+        window,
+        recentAlerts: recent.alerts,
+        alertTotal: recent.total,
+        maintenance: network.maintenance(summary.borehole.id).slice(0, 20),
+        identity,
+        format,
+        nowMs: now(),
+        here: `/boreholes/${summary.borehole.id}`,
+      }),
+    });
+  });
+
+  // --- alerts ---------------------------------------------------------------------------------
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/alerts', { schema: { hide: true } }, async (request, reply) => {
+    const identity = await signedIn(request, reply, 'viewer');
+    if (!identity) return reply;
+    const filter: AlertFilter = (ALERT_FILTERS as readonly string[]).includes(request.query.state ?? '') ? (request.query.state as AlertFilter) : 'unresolved';
+    const page = Math.max(1, Math.min(10_000, Number.parseInt(request.query.page ?? '1', 10) || 1));
+    const borehole = request.query.borehole ? scope.borehole(identity, request.query.borehole) : undefined;
+    let boreholeIds = scope.alertFilter(identity);
+    if (borehole) boreholeIds = [borehole.id];
+    else if (request.query.borehole) boreholeIds = [];
+    const state = filter === 'all' ? undefined : filter;
+    const { alerts: found, total } = alerts.list({ state, boreholeIds, limit: ALERTS_PAGE_SIZE, offset: (page - 1) * ALERTS_PAGE_SIZE });
+    const params = new URLSearchParams({ state: filter });
+    if (borehole) params.set('borehole', borehole.id);
+    if (page > 1) params.set('page', String(page));
+    return send(reply, 200, {
+      title: 'Alertes',
+      section: 'alerts',
+      identity,
+      unresolvedCount: unresolvedCount(identity),
+      flash: flashOf(request.query),
+      body: alertsPage({
+        alerts: found,
+        total,
+        filter,
+        borehole,
+        page,
+        pageSize: ALERTS_PAGE_SIZE,
+        canChange: hasRole(identity, 'operator'),
+        boreholeOf: (id) => scope.borehole(identity, id),
+        format,
+        nowMs: now(),
+        here: `/alerts?${params.toString()}`,
+      }),
+    });
+  });
+
+  const change = (kind: 'ack' | 'resolve', work: (alert: Alert, request: FastifyRequest<{ Body: FormBody | undefined }>) => Alert) =>
+    async (request: FastifyRequest<{ Params: { id: string }; Body: FormBody | undefined }>, reply: FastifyReply) => {
+      const identity = await signedIn(request, reply, 'operator');
+      if (!identity) return reply;
+      if (!sameOrigin(request)) return refuseCrossSite(request, reply);
+      const back = safeNext(request.body?.back ?? '/alerts');
+      const alert = alerts.get(request.params.id);
+      if (!alert || !scope.seesAlertOf(identity, alert.boreholeId)) return reply.code(303).redirect(withFlash(back, { failed: 'gone' }));
+      try {
+        const changed = work(alert, request);
+        return reply.code(303).redirect(withFlash(back, { done: kind, code: String(changed.code) }));
+      } catch (error) {
+        if (error instanceof AlertTransitionError) return reply.code(303).redirect(withFlash(back, { failed: 'conflict', code: String(alert.code) }));
+        if (error instanceof UnknownAlertError) return reply.code(303).redirect(withFlash(back, { failed: 'gone' }));
+        throw error;
+      }
+    };
+
+  app.post<{ Params: { id: string }; Body: FormBody | undefined }>(
+    '/alerts/:id/ack',
+    { schema: { hide: true } },
+    change('ack', (alert, request) => alerts.acknowledge(alert.id, actorOf(request, 'web'))),
+  );
+
+  app.post<{ Params: { id: string }; Body: FormBody | undefined }>(
+    '/alerts/:id/resolve',
+    { schema: { hide: true } },
+    change('resolve', (alert, request) => {
+      const note = (request.body?.note ?? '').trim().slice(0, 500);
+      return alerts.resolve(alert.id, actorOf(request, 'web'), note === '' ? undefined : note);
+    }),
+  );
+};
