@@ -6,19 +6,26 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/env.js';
-import { ConfigError } from './config/errors.js';
 import type { Registry } from './config/registry.js';
 import { DeadLetterLog } from './ingest/dead-letters.js';
-import { Drain } from './ingest/drain.js';
-import { Ingest } from './ingest/ingest.js';
+import { Drain, type LineWriter } from './ingest/drain.js';
+import { EmbeddedBroker } from './ingest/embedded-broker.js';
+import { Ingest, type IncomingMessage } from './ingest/ingest.js';
 import { Journal } from './ingest/journal.js';
 import { MqttSource } from './ingest/mqtt-source.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { InfluxClient } from './storage/influx.js';
+import { InfluxTelemetry } from './storage/influx-telemetry.js';
+import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
+import type { TelemetryStore } from './storage/telemetry.js';
 import { alertChangeLine, boreholeTags } from './storage/points.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
+import { SmsDispatcher } from './notify/dispatcher.js';
+import { createSmsGateway } from './notify/gateways/config.js';
+import { Notifier } from './notify/notifier.js';
+import { InboundSmsHandler } from './notify/replies.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -36,6 +43,7 @@ export interface RunningService {
   metrics: Metrics;
   journal: Journal;
   rules: RulesEngine;
+  dispatcher: SmsDispatcher;
   stop(): Promise<void>;
 }
 
@@ -43,12 +51,7 @@ export interface RunningService {
 const SHUTDOWN_FLUSH_MS = 5000;
 
 export async function startService({ config, registry, log, now = Date.now, tickIntervalMs }: ServiceDeps): Promise<RunningService> {
-  if (config.mqtt.url === undefined) {
-    throw new ConfigError('environment', ['MQTT_URL: is required for now (the embedded broker is not built yet)']);
-  }
-  if (config.influx.url === undefined) {
-    throw new ConfigError('environment', ['INFLUX_URL: is required for now (the embedded time-series store is not built yet)']);
-  }
+  // MQTT_URL and INFLUX_URL unset: the embedded broker and time-series store (CONTRACT.md section 8).
   const journal = new Journal({
     dir: join(config.dataDir, 'journal'),
     fsyncIntervalMs: config.journal.fsyncIntervalMs,
@@ -59,16 +62,14 @@ export async function startService({ config, registry, log, now = Date.now, tick
   const deadLetters = new DeadLetterLog(join(config.dataDir, 'dead-letters'), config.deadLetterLimit);
   await deadLetters.open();
 
-  const influx = new InfluxClient(
-    { url: config.influx.url, token: config.influx.token, org: config.influx.org, bucket: config.influx.bucket },
-    log.child({ component: 'influx' }),
-  );
+  const timeSeries = openTimeSeries(config, log, now);
   const store = new SqliteStore(join(config.dataDir, 'state.db'));
   const metrics = createMetrics({
     journalStats: () => journal.stats(),
     now,
     unresolvedAlerts: () => store.unresolvedCounts(),
     lateReadings: () => rules.lateReadingCount,
+    outbox: () => store.outboxStats(now()),
   });
   metrics.deadLetters.set(deadLetters.size);
   let drainRef: Drain | null = null;
@@ -86,6 +87,38 @@ export async function startService({ config, registry, log, now = Date.now, tick
     },
   });
   rules.onChange((change) => metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity }));
+
+  const smsLog = log.child({ component: 'sms' });
+  const dispatcher = new SmsDispatcher({
+    store,
+    gateway: createSmsGateway(config.sms.gateways, { log: smsLog }),
+    registry,
+    timeZone: config.reportTz,
+    now,
+    log: smsLog,
+    perHourLimit: config.sms.perHourLimit,
+    events: {
+      sent: (kind) => metrics.smsSent.inc({ kind }),
+      failed: (kind, retryable) => metrics.smsFailures.inc({ kind, retryable: String(retryable) }),
+    },
+  });
+  const notifier = new Notifier({ registry, dispatcher, store, timeZone: config.reportTz, now, log: smsLog });
+  rules.onChange((change) => notifier.onAlertChange(change));
+  const inboundSms = new InboundSmsHandler({
+    registry,
+    now,
+    log: smsLog,
+    ports: {
+      alertByCode: (code) => store.alertByCode(code),
+      unresolvedAlerts: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
+      acknowledge: (id, actor) => rules.acknowledge(id, actor),
+      resolve: (id, actor, note) => rules.resolve(id, actor, note),
+      recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
+      lastHeardAtMs: (boreholeId) => rules.stateOf(boreholeId)?.lastHeardAtMs ?? null,
+      record: (at, sender, text, outcome) => store.recordInboundSms(at, sender, text, outcome),
+      reply: (to, text, replyTo) => dispatcher.enqueueReply(to, text, replyTo),
+    },
+  });
   const ingest = new Ingest({
     topicRoot: config.mqtt.topicRoot,
     registry,
@@ -98,7 +131,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
   });
   const drain = new Drain({
     journal,
-    writer: influx,
+    writer: timeSeries.writer,
     batchPoints: config.influx.batchPoints,
     concurrency: config.influx.concurrency,
     now,
@@ -116,15 +149,11 @@ export async function startService({ config, registry, log, now = Date.now, tick
   drainRef = drain;
 
   let journalFailing = false;
-  const mqttSource = new MqttSource({
-    url: config.mqtt.url,
-    clientId: config.mqtt.clientId,
-    protocolVersion: config.mqtt.protocolVersion,
-    username: config.mqtt.username,
-    password: config.mqtt.password,
+  // Either way a message is acknowledged only once `commit` has put it on the journal.
+  const intake = {
     topicRoot: config.mqtt.topicRoot,
     log: log.child({ component: 'mqtt' }),
-    handle: (message) => ingest.handle(message),
+    handle: (message: IncomingMessage) => ingest.handle(message),
     commit: () => {
       ingest.commit();
       journalFailing = false;
@@ -134,8 +163,24 @@ export async function startService({ config, registry, log, now = Date.now, tick
       journalFailing = true;
       metrics.journalErrors.inc();
     },
-    onConnectionChange: (connected) => metrics.mqttConnected.set(connected ? 1 : 0),
-  });
+  };
+  const mqttSource: MessageSource =
+    config.mqtt.url === undefined
+      ? new EmbeddedBroker({
+          ...intake,
+          host: config.mqtt.embedded.host,
+          port: config.mqtt.embedded.port,
+          onListeningChange: (listening) => metrics.mqttConnected.set(listening ? 1 : 0),
+        })
+      : new MqttSource({
+          ...intake,
+          url: config.mqtt.url,
+          clientId: config.mqtt.clientId,
+          protocolVersion: config.mqtt.protocolVersion,
+          username: config.mqtt.username,
+          password: config.mqtt.password,
+          onConnectionChange: (connected) => metrics.mqttConnected.set(connected ? 1 : 0),
+        });
 
   const app = await buildApp({
     log: log.child({ component: 'http' }),
@@ -144,18 +189,36 @@ export async function startService({ config, registry, log, now = Date.now, tick
     deadLetters,
     alerts: {
       list: (query) => store.listAlerts(query),
+      get: (id) => store.alertById(id),
+      history: (id) => store.alertHistory(id),
       acknowledge: (id, actor) => rules.acknowledge(id, actor),
       resolve: (id, actor, note) => rules.resolve(id, actor, note),
       recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
       isKnownBorehole: (id) => registry.boreholes.has(id),
     },
+    network: {
+      registry,
+      lastHeardAtMs: (id) => rules.stateOf(id)?.lastHeardAtMs ?? null,
+      maintenance: (id) => store.listMaintenance(id),
+      telemetry: timeSeries.telemetry,
+    },
+    now,
+    timeZone: config.reportTz,
+    smsInbound: {
+      inboundToken: config.sms.inboundToken,
+      twilioAuthToken: config.sms.gateways.twilio?.authToken,
+      publicUrl: config.sms.publicUrl,
+      handle: (sms) => inboundSms.handle(sms),
+    },
     readiness: async () => {
-      const store = await influx.ping().then(
+      const store = await timeSeries.ping().then(
         () => ({ ok: true }),
-        (error: Error) => ({ ok: false, detail: `influxdb unreachable: ${error.message}` }),
+        (error: Error) => ({ ok: false, detail: `${timeSeries.name} unreachable: ${error.message}` }),
       );
       return {
-        broker: mqttSource.connected ? { ok: true } : { ok: false, detail: 'not connected to the MQTT broker' },
+        broker: mqttSource.connected
+          ? { ok: true }
+          : { ok: false, detail: config.mqtt.url === undefined ? 'the embedded MQTT broker is not listening' : 'not connected to the MQTT broker' },
         store,
         journal: journalFailing ? { ok: false, detail: 'the journal cannot be written (disk full?)' } : { ok: true },
       };
@@ -163,28 +226,73 @@ export async function startService({ config, registry, log, now = Date.now, tick
   });
 
   rules.start();
+  dispatcher.start();
+  notifier.start();
   drain.start();
-  mqttSource.start();
-  const address = await app.listen({ host: config.http.host, port: config.http.port });
 
   let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await mqttSource.stop();
+      // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
+      rules.stop();
+      notifier.stop();
+      await dispatcher.stop();
+      await drain.stop(SHUTDOWN_FLUSH_MS);
+      journal.close();
+      store.close();
+      timeSeries.close();
+      await app.close();
+    })();
+    return stopped;
+  };
+  let address: string;
+  try {
+    await mqttSource.start();
+    address = await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    // A port already taken, say: leave nothing open behind the error.
+    await stop();
+    throw error;
+  }
+
   return {
     app,
     url: address,
     metrics,
     journal,
     rules,
-    stop: () => {
-      stopped ??= (async () => {
-        await mqttSource.stop();
-        // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
-        rules.stop();
-        await drain.stop(SHUTDOWN_FLUSH_MS);
-        journal.close();
-        store.close();
-        await app.close();
-      })();
-      return stopped;
-    },
+    dispatcher,
+    stop,
   };
+}
+
+/** What the service needs of an MQTT side: an external broker's subscription or the embedded broker. */
+interface MessageSource {
+  /** Connected to the external broker, or the embedded one listening. */
+  readonly connected: boolean;
+  start(): void | Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The time-series store: InfluxDB when INFLUX_URL is set, else the embedded store under DATA_DIR. */
+interface TimeSeries {
+  name: string;
+  writer: LineWriter;
+  telemetry: TelemetryStore;
+  /** Readiness: resolves when the store answers. */
+  ping(): Promise<unknown>;
+  close(): void;
+}
+
+function openTimeSeries(config: Config, log: Logger, now: () => number): TimeSeries {
+  const { url, token, org, bucket } = config.influx;
+  if (url === undefined) {
+    const path = join(config.dataDir, 'telemetry.db');
+    const embedded = EmbeddedTelemetry.open({ path, now });
+    log.child({ component: 'store' }).info({ path }, 'embedded time-series store opened (INFLUX_URL unset)');
+    return { name: 'the embedded time-series store', writer: embedded, telemetry: embedded, ping: () => embedded.ping(), close: () => embedded.close() };
+  }
+  const influx = new InfluxClient({ url, token, org, bucket }, log.child({ component: 'influx' }));
+  return { name: 'influxdb', writer: influx, telemetry: new InfluxTelemetry(influx), ping: () => influx.ping(), close: () => undefined };
 }
