@@ -25,6 +25,7 @@ import { buildRegistry, registryFileSchema, type Registry } from '../../src/conf
 import { startService, type RunningService } from '../../src/service.js';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, registryEntry, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
 import { connectPublisher } from '../support/mqtt.js';
+import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -100,13 +101,7 @@ describe.skipIf(!haveChromium || serverSource === 'none')('the pages in Chromium
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     const config = testConfig({
-      MQTT_URL: inject('mqttUrl'),
-      MQTT_TOPIC_ROOT: unique,
-      MQTT_CLIENT_ID: unique,
-      INFLUX_URL: inject('influxUrl'),
-      INFLUX_TOKEN: inject('influxToken'),
-      INFLUX_ORG: inject('influxOrg'),
-      INFLUX_BUCKET: inject('influxBucket') || unique.replace(/-/g, '_'),
+      ...serverEnv(unique),
       DATA_DIR: tempDir('pages'),
     });
     service = await startService({ config, registry, log: pino({ level: 'silent' }), tickIntervalMs: 200 });

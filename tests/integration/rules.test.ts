@@ -11,6 +11,7 @@ import { startService, type RunningService } from '../../src/service.js';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, registryFile, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
 import { influxClient } from '../support/influx.js';
 import { connectPublisher } from '../support/mqtt.js';
+import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
 
 const serverSource = inject('serverSource');
@@ -45,13 +46,7 @@ describe.skipIf(serverSource === 'none')('rules through the running service', ()
 
   const start = async (): Promise<RunningService> => {
     const config = testConfig({
-      MQTT_URL: inject('mqttUrl'),
-      MQTT_TOPIC_ROOT: unique,
-      MQTT_CLIENT_ID: unique,
-      INFLUX_URL: inject('influxUrl'),
-      INFLUX_TOKEN: inject('influxToken'),
-      INFLUX_ORG: inject('influxOrg'),
-      INFLUX_BUCKET: bucket,
+      ...serverEnv(unique, bucket),
       DATA_DIR: dataDir,
     });
     const running = await startService({ config, registry, log: pino({ level: 'silent' }), tickIntervalMs: 200 });

@@ -29,6 +29,7 @@ import { buildRegistry, registryFileSchema, type Registry } from '../../src/conf
 import type { RuleParamsOverride } from '../../src/config/rule-params.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { VIEWER_TOKEN, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
+import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
 
 const serverSource = inject('serverSource');
@@ -94,13 +95,7 @@ describe.skipIf(serverSource === 'none')('simulator scenarios against the runnin
   const start = async (label: string, registry: Registry): Promise<{ running: RunningService; root: string }> => {
     const unique = uniqueName(`scn-${label}`).toLowerCase().replace(/_/g, '-');
     const config = testConfig({
-      MQTT_URL: inject('mqttUrl'),
-      MQTT_TOPIC_ROOT: unique,
-      MQTT_CLIENT_ID: unique,
-      INFLUX_URL: inject('influxUrl'),
-      INFLUX_TOKEN: inject('influxToken'),
-      INFLUX_ORG: inject('influxOrg'),
-      INFLUX_BUCKET: inject('influxBucket') || unique.replace(/-/g, '_'),
+      ...serverEnv(unique),
       DATA_DIR: tempDir(`scn-${label}`),
     });
     const running = await startService({ config, registry, log: pino({ level: 'silent' }), tickIntervalMs: 200 });

@@ -17,6 +17,7 @@ import { startService, type RunningService } from '../../src/service.js';
 import { FakeWebhook, type RecordedRequest, type Reply } from '../support/fake-sms-providers.js';
 import { VIEWER_TOKEN, registryEntry, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
 import { connectPublisher } from '../support/mqtt.js';
+import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
 
 const serverSource = inject('serverSource');
@@ -111,13 +112,7 @@ describe.skipIf(serverSource === 'none')('SMS through the running service', () =
 
   const start = async (): Promise<RunningService> => {
     const config = testConfig({
-      MQTT_URL: inject('mqttUrl'),
-      MQTT_TOPIC_ROOT: unique,
-      MQTT_CLIENT_ID: unique,
-      INFLUX_URL: inject('influxUrl'),
-      INFLUX_TOKEN: inject('influxToken'),
-      INFLUX_ORG: inject('influxOrg'),
-      INFLUX_BUCKET: bucket,
+      ...serverEnv(unique, bucket),
       DATA_DIR: dataDir,
       SMS_PROVIDER: 'webhook',
       SMS_WEBHOOK_URL: webhook.endpoint,

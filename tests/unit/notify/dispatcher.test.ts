@@ -9,10 +9,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openAlert, resolve, type Alert, type AlertChange } from '../../../src/alerts/alert.js';
 import { buildRegistry, registryFileSchema, type Borehole, type Registry } from '../../../src/config/registry.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
-import { SmsSendError, type OutgoingSms, type SendReceipt, type SmsGateway } from '../../../src/notify/gateway.js';
 import { planMessages } from '../../../src/notify/routing.js';
 import { SqliteStore, type OutboxMessage } from '../../../src/storage/sqlite-store.js';
 import { tempDir } from '../../support/fixtures.js';
+import { boreholeEntry, RecordingGateway } from './support.js';
 
 const BAMAKO = 'Africa/Bamako';
 const SECOND_MS = 1000;
@@ -31,14 +31,7 @@ const TECHNICIAN = '+22379000003';
 const REGISTRY: Registry = buildRegistry(
   registryFileSchema.parse({
     boreholes: [
-      {
-        id: 'khabou',
-        name: 'Forage de Khabou',
-        village: 'Khabou',
-        commune: 'Kayes',
-        region: 'Kayes',
-        location: { lat: 14.4469, lon: -11.4445 },
-        pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
+      boreholeEntry({
         committee: {
           language: 'en',
           contacts: [
@@ -47,53 +40,11 @@ const REGISTRY: Registry = buildRegistry(
           ],
         },
         technician: { name: 'Technicien de Kayes', phone: TECHNICIAN },
-      },
+      }),
     ],
   }),
 );
 const KHABOU = REGISTRY.boreholes.get('khabou') as Borehole;
-
-/** The SmsGateway port, recording every call; told to fail the next sends when a test asks. */
-class RecordingGateway implements SmsGateway {
-  readonly name = 'test';
-  /** Every call, accepted or not, in order. */
-  readonly calls: OutgoingSms[] = [];
-  /** The calls the gateway accepted. */
-  readonly delivered: OutgoingSms[] = [];
-  private readonly failures: { to: string | undefined; error: () => Error; left: number }[] = [];
-
-  /** The next `times` sends (to `to`, or to anyone) fail, retryably or for good. */
-  failNext(times: number, options: { retryable: boolean; to?: string }): void {
-    const error = options.retryable
-      ? () => new SmsSendError('test: the gateway is unavailable (HTTP 503), retryable', true, 503)
-      : () => new SmsSendError('test: invalid number (HTTP 400), permanent', false, 400);
-    this.failures.push({ to: options.to, error, left: times });
-  }
-
-  /** The next send to `to` throws this error (not an SmsSendError: a bug or a transport surprise). */
-  throwNext(to: string, error: Error): void {
-    this.failures.push({ to, error: () => error, left: 1 });
-  }
-
-  async send(message: OutgoingSms): Promise<SendReceipt> {
-    this.calls.push({ ...message });
-    const failure = this.failures.find((f) => f.left > 0 && (f.to === undefined || f.to === message.to));
-    if (failure) {
-      failure.left -= 1;
-      throw failure.error();
-    }
-    this.delivered.push({ ...message });
-    return { providerMessageId: `test-${this.delivered.length}` };
-  }
-
-  to(phone: string): OutgoingSms[] {
-    return this.delivered.filter((m) => m.to === phone);
-  }
-
-  callsTo(phone: string): OutgoingSms[] {
-    return this.calls.filter((m) => m.to === phone);
-  }
-}
 
 interface Harness {
   store: SqliteStore;

@@ -9,10 +9,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { acknowledge, openAlert, resolve, type Alert, type AlertChange } from '../../../src/alerts/alert.js';
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
-import type { OutgoingSms, SendReceipt, SmsGateway } from '../../../src/notify/gateway.js';
 import { Notifier } from '../../../src/notify/notifier.js';
 import type { RuleId, Severity } from '../../../src/rules/types.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
+import { boreholeEntry, RecordingGateway } from './support.js';
 
 const BAMAKO = 'Africa/Bamako';
 const MINUTE_MS = 60_000;
@@ -32,18 +32,11 @@ const KHABOU_ESCALATE_MINUTES = 30;
 const REGISTRY: Registry = buildRegistry(
   registryFileSchema.parse({
     boreholes: [
-      {
-        id: 'khabou',
-        name: 'Forage de Khabou',
-        village: 'Khabou',
-        commune: 'Kayes',
-        region: 'Kayes',
-        location: { lat: 14.4469, lon: -11.4445 },
-        pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
+      boreholeEntry({
         committee: { language: 'bm', contacts: KHABOU_COMMITTEE.map((phone, i) => ({ name: `Membre ${i}`, phone })) },
         technician: { name: 'Technicien de Kayes', phone: KHABOU_TECHNICIAN },
         rules: { escalate_after_minutes: KHABOU_ESCALATE_MINUTES },
-      },
+      }),
       {
         id: 'sirakoro',
         name: 'Forage de Sirakoro',
@@ -59,20 +52,6 @@ const REGISTRY: Registry = buildRegistry(
     escalation: { Kayes: { name: "Direction regionale de l'hydraulique", phone: KAYES_CONTACT } },
   }),
 );
-
-class RecordingGateway implements SmsGateway {
-  readonly name = 'test';
-  readonly delivered: OutgoingSms[] = [];
-
-  async send(message: OutgoingSms): Promise<SendReceipt> {
-    this.delivered.push({ ...message });
-    return {};
-  }
-
-  to(phone: string): OutgoingSms[] {
-    return this.delivered.filter((m) => m.to === phone);
-  }
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

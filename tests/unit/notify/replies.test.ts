@@ -9,10 +9,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAlert, type Alert } from '../../../src/alerts/alert.js';
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
-import type { OutgoingSms, SendReceipt, SmsGateway } from '../../../src/notify/gateway.js';
 import { InboundSmsHandler } from '../../../src/notify/replies.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
+import { boreholeEntry, RecordingGateway } from './support.js';
 
 const BAMAKO = 'Africa/Bamako';
 const MINUTE_MS = 60_000;
@@ -31,14 +31,7 @@ const STRANGER = '+22370999999';
 const REGISTRY: Registry = buildRegistry(
   registryFileSchema.parse({
     boreholes: [
-      {
-        id: 'khabou',
-        name: 'Forage de Khabou',
-        village: 'Khabou',
-        commune: 'Kayes',
-        region: 'Kayes',
-        location: { lat: 14.4469, lon: -11.4445 },
-        pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
+      boreholeEntry({
         committee: {
           language: 'fr',
           contacts: [
@@ -47,7 +40,7 @@ const REGISTRY: Registry = buildRegistry(
           ],
         },
         technician: { name: 'Technicien de Kayes', phone: TECHNICIAN },
-      },
+      }),
       {
         id: 'sirakoro',
         name: 'Forage de Sirakoro',
@@ -63,16 +56,6 @@ const REGISTRY: Registry = buildRegistry(
     escalation: { Kayes: { name: "Direction regionale de l'hydraulique", phone: REGIONAL } },
   }),
 );
-
-class RecordingGateway implements SmsGateway {
-  readonly name = 'test';
-  readonly delivered: OutgoingSms[] = [];
-
-  async send(message: OutgoingSms): Promise<SendReceipt> {
-    this.delivered.push({ ...message });
-    return {};
-  }
-}
 
 interface Harness {
   store: SqliteStore;

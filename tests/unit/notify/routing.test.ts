@@ -14,6 +14,7 @@ import {
   QUIET_UNTIL_HOUR,
   type PlannedMessage,
 } from '../../../src/notify/routing.js';
+import { boreholeEntry } from './support.js';
 
 const BAMAKO = 'Africa/Bamako';
 const LAGOS = 'Africa/Lagos';
@@ -35,17 +36,10 @@ function registry(options: { technicianOnCommittee?: boolean } = {}): Registry {
   return buildRegistry(
     registryFileSchema.parse({
       boreholes: [
-        {
-          id: 'khabou',
-          name: 'Forage de Khabou',
-          village: 'Khabou',
-          commune: 'Kayes',
-          region: 'Kayes',
-          location: { lat: 14.4469, lon: -11.4445 },
-          pump: { rated_flow_lpm: 60, intake_depth_m: 55 },
+        boreholeEntry({
           committee: { language: 'bm', contacts },
           technician: { name: 'Technicien de Kayes', phone: TECHNICIAN },
-        },
+        }),
       ],
       escalation: { Kayes: { name: "Direction regionale de l'hydraulique", phone: REGION } },
     }),
