@@ -3,7 +3,7 @@
  * The service on its embedded defaults (MQTT broker and time-series store in-process, SMS written
  * to the console) plus the firmware simulator playing the example registry with
  * `firmware-sim/scenarios/khabou-demo.yaml`: a week of history backfilled at full speed, then real
- * time, with a dry-run fault at Khabou a minute or two in.
+ * time, with a dry-run fault at Khabou in its first minutes.
  *
  * It prints the URLs to open and the tokens to open them with. Viewer and operator tokens are
  * generated on the first run (unless API_TOKENS is set) and kept with the simulation's start in
@@ -94,8 +94,10 @@ function banner(config: Config, service: RunningService, state: DemoState, gener
     '',
     resumed
       ? `Resuming the demo started ${new Date(state.startAtMs).toISOString()} from ${config.dataDir}: the same week is replayed (stored once), then real time.`
-      : `A week of history goes in first (a few seconds), then real time. About a minute in, Khabou's pump trips on a dry-run fault:`,
-    resumed ? 'SMS are written to this console (SMS_PROVIDER=console). Ctrl-C stops.' : 'watch for the alert in /api/alerts and its SMS in this console. Ctrl-C stops; `npm run demo` again carries on.',
+      : 'A week of history goes in first (a few seconds), then real time. In the first minutes Khabou runs dry and its pump trips:',
+    resumed
+      ? 'SMS are written to this console (SMS_PROVIDER=console). Ctrl-C stops.'
+      : 'watch /api/alerts, and the SMS in this console (SMS_PROVIDER=console). Ctrl-C stops; `npm run demo` again carries on.',
     '',
   );
   return lines.join('\n');

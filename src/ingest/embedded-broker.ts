@@ -22,7 +22,7 @@
  * brokered as usual, so a technician's `mosquitto_sub` sees the traffic too. `$SYS` stays
  * reserved to the broker.
  */
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
@@ -47,6 +47,7 @@ type AuthorizeCallback = (error?: Error | null) => void;
 export class EmbeddedBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
   private held: AuthorizeCallback[] = [];
   private commitScheduled = false;
   private stopping = false;
@@ -73,7 +74,11 @@ export class EmbeddedBroker {
     });
     broker.on('clientError', (client: Client, error: Error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
     broker.on('connectionError', (client: Client, error: Error) => log.debug({ clientId: client.id, err: error }, 'mqtt connection error'));
-    const server = createServer((socket) => broker.handle(socket));
+    const server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      broker.handle(socket);
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -106,6 +111,9 @@ export class EmbeddedBroker {
     this.broker = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    // A connection that never sent CONNECT is no client of aedes' yet: it would hold the listener
+    // open until aedes' connect timeout (30 s), past any clean stop.
+    for (const socket of this.sockets) socket.destroy();
     await closed;
     this.options.onListeningChange?.(false);
   }

@@ -1,7 +1,7 @@
 /**
  * The telemetry store port: what the service reads back from the time-series store. InfluxDB
  * (`influx-telemetry.ts`) and the embedded store implement it, and one contract suite runs against
- * both (tests/integration/telemetry-contract.test.ts), so they cannot drift.
+ * both (tests/support/telemetry-contract.ts, run by tests/integration/telemetry-influx.test.ts and tests/unit/storage/embedded-telemetry.test.ts), so they cannot drift.
  *
  * Every query is bounded: a series has at most MAX_BUCKETS buckets, so a year asked at one-minute
  * resolution is refused rather than answered with half a million points.

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -131,6 +131,19 @@ describe('EmbeddedBroker: acknowledgement after the commit', () => {
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish('$SYS/forged', 'x', { qos: 1 });
     await closed;
+  });
+
+  it('stops at once, even with a connection that never sent CONNECT', async () => {
+    const url = await startBroker(() => undefined, []);
+    const client = await device(url, 'idle-device');
+    clients.push(client);
+    const silent = connect(Number(new URL(url).port), '127.0.0.1');
+    await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+    const startedAt = Date.now();
+    await broker?.stop();
+    broker = null;
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    silent.destroy();
   });
 
   it('refuses to start on a port already taken, naming the variable', async () => {
