@@ -27,6 +27,8 @@ import { OPERATOR_TOKEN, VIEWER_TOKEN, registryEntry, tempDir, testConfig, uniqu
 import { connectPublisher } from '../support/mqtt.js';
 import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
+import type { z } from 'zod';
+import type { alertSchema } from '../../src/http/routes/alerts.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
@@ -45,13 +47,8 @@ const DAY_MS = 24 * HOUR_MS;
 
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? fileURLToPath(new URL('../../docs/screenshots/', import.meta.url)) : tempDir('screenshots');
 
-interface AlertJson {
-  id: string;
-  code: number;
-  borehole: string;
-  rule: string;
-  state: string;
-}
+/** An alert as the API answers it: the type of the route's own schema. */
+type AlertJson = z.infer<typeof alertSchema>;
 
 /**
  * The example registry (Khabou and its four neighbours, Kayes) and three boreholes of Koulikoro:

@@ -13,21 +13,14 @@ import { influxClient } from '../support/influx.js';
 import { connectPublisher } from '../support/mqtt.js';
 import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
+import type { z } from 'zod';
+import type { alertSchema } from '../../src/http/routes/alerts.js';
 
 const serverSource = inject('serverSource');
 if (serverSource === 'none') console.warn('!!! rules integration suite SKIPPED: no MQTT broker or InfluxDB (see tests/support/global-setup.ts)');
 
-interface AlertJson {
-  id: string;
-  code: number;
-  borehole: string;
-  rule: string;
-  severity: string;
-  state: string;
-  opened_at: string;
-  resolved_at: string | null;
-  historical: boolean;
-}
+/** An alert as the API answers it: the type of the route's own schema. */
+type AlertJson = z.infer<typeof alertSchema>;
 
 describe.skipIf(serverSource === 'none')('rules through the running service', () => {
   const unique = uniqueName('rules').toLowerCase().replace(/_/g, '-');

@@ -31,6 +31,8 @@ import { startService, type RunningService } from '../../src/service.js';
 import { VIEWER_TOKEN, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
 import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
+import type { z } from 'zod';
+import type { alertSchema } from '../../src/http/routes/alerts.js';
 
 const serverSource = inject('serverSource');
 if (serverSource === 'none') console.warn('!!! scenarios integration suite SKIPPED: no MQTT broker or InfluxDB (see tests/support/global-setup.ts)');
@@ -41,17 +43,8 @@ const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 const BOREHOLES = ['khabou', 'segala', 'kouniakary', 'diamou', 'marena'] as const;
 
-interface AlertJson {
-  id: string;
-  code: number;
-  borehole: string;
-  rule: string;
-  severity: string;
-  state: string;
-  opened_at: string;
-  resolved_at: string | null;
-  historical: boolean;
-}
+/** An alert as the API answers it: the type of the route's own schema. */
+type AlertJson = z.infer<typeof alertSchema>;
 
 type AlertKey = Pick<AlertJson, 'borehole' | 'rule' | 'severity' | 'historical' | 'state'>;
 

@@ -19,19 +19,14 @@ import { VIEWER_TOKEN, registryEntry, tempDir, testConfig, uniqueName } from '..
 import { connectPublisher } from '../support/mqtt.js';
 import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
+import type { z } from 'zod';
+import type { alertSchema } from '../../src/http/routes/alerts.js';
 
 const serverSource = inject('serverSource');
 if (serverSource === 'none') console.warn('!!! sms integration suite SKIPPED: no MQTT broker or InfluxDB (see tests/support/global-setup.ts)');
 
-interface AlertJson {
-  id: string;
-  code: number;
-  borehole: string;
-  rule: string;
-  severity: string;
-  state: string;
-  acknowledged_at: string | null;
-}
+/** An alert as the API answers it: the type of the route's own schema. */
+type AlertJson = z.infer<typeof alertSchema>;
 
 interface WebhookSms {
   id: string;

@@ -10,6 +10,8 @@ import type { Reading } from '../../../src/domain/reading.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, testRegistry } from '../../support/fixtures.js';
+import type { z } from 'zod';
+import type { alertSchema } from '../../../src/http/routes/alerts.js';
 
 const T0_MS = Date.UTC(2026, 1, 5, 10, 0, 0);
 const MINUTE_MS = 60_000;
@@ -17,19 +19,8 @@ const ADMIN_TOKEN = 'admin-token-for-tests-0001';
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const ALERT_FIELDS = ['id', 'code', 'borehole', 'rule', 'severity', 'state', 'message', 'opened_at', 'acknowledged_at', 'resolved_at', 'historical'];
 
-interface AlertJson {
-  id: string;
-  code: number;
-  borehole: string;
-  rule: string;
-  severity: string;
-  state: string;
-  message: string;
-  opened_at: string;
-  acknowledged_at: string | null;
-  resolved_at: string | null;
-  historical: boolean;
-}
+/** An alert as the API answers it: the type of the route's own schema. */
+type AlertJson = z.infer<typeof alertSchema>;
 interface AlertList {
   total: number;
   items: AlertJson[];
