@@ -10,6 +10,7 @@ import { registryYaml, tempDir, uniqueName } from '../support/fixtures.js';
 import { countPoints, influxClient } from '../support/influx.js';
 import { connectPublisher } from '../support/mqtt.js';
 import { freePort } from '../support/servers.js';
+import { serverEnv } from '../support/service.js';
 
 const serverSource = inject('serverSource');
 if (serverSource === 'none') console.warn('!!! npm start suite SKIPPED: no MQTT broker or InfluxDB (see tests/support/global-setup.ts)');
@@ -25,13 +26,7 @@ describe.skipIf(serverSource === 'none')('npm start', () => {
     const child = spawn('npm', ['start'], {
       env: {
         ...process.env,
-        MQTT_URL: inject('mqttUrl'),
-        MQTT_TOPIC_ROOT: unique,
-        MQTT_CLIENT_ID: unique,
-        INFLUX_URL: inject('influxUrl'),
-        INFLUX_TOKEN: inject('influxToken'),
-        INFLUX_ORG: inject('influxOrg'),
-        INFLUX_BUCKET: bucket,
+        ...serverEnv(unique, bucket),
         BOREHOLES_FILE: join(dir, 'boreholes.yaml'),
         DATA_DIR: join(dir, 'data'),
         HTTP_PORT: String(port),
