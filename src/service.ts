@@ -19,7 +19,9 @@ import { InfluxClient } from './storage/influx.js';
 import { InfluxTelemetry } from './storage/influx-telemetry.js';
 import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
 import type { TelemetryStore } from './storage/telemetry.js';
-import { alertChangeLine, boreholeTags } from './storage/points.js';
+import { alertChangeLine, boreholeTags, registryLine, uptimeLine } from './storage/points.js';
+import { buildUptimeReport, type ReportSources } from './reports/report.js';
+import { ReportScheduler } from './reports/scheduler.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
 import { SmsDispatcher } from './notify/dispatcher.js';
@@ -73,18 +75,20 @@ export async function startService({ config, registry, log, now = Date.now, tick
   });
   metrics.deadLetters.set(deadLetters.size);
   let drainRef: Drain | null = null;
+  // Points the service makes itself (alerts, reports) travel the same durable path as readings.
+  const writeLines = (lines: string[]): void => {
+    if (lines.length === 0) return;
+    journal.append(lines, now());
+    journal.commit();
+    drainRef?.notify();
+  };
   const rules = new RulesEngine({
     registry,
     store,
     now,
     log: log.child({ component: 'rules' }),
     ...(tickIntervalMs === undefined ? {} : { tickIntervalMs }),
-    // Alert points travel the same durable path as readings: journal, then InfluxDB.
-    writeAlertPoints: (changes) => {
-      journal.append(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId))), now());
-      journal.commit();
-      drainRef?.notify();
-    },
+    writeAlertPoints: (changes) => writeLines(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId)))),
   });
   rules.onChange((change) => metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity }));
 
@@ -182,6 +186,23 @@ export async function startService({ config, registry, log, now = Date.now, tick
           onConnectionChange: (connected) => metrics.mqttConnected.set(connected ? 1 : 0),
         });
 
+  const reportSources: ReportSources = {
+    criticalAlertsBetween: (fromMs, toMs) => store.criticalAlertsBetween(fromMs, toMs),
+    telemetry: timeSeries.telemetry,
+    now,
+  };
+  const reportLog = log.child({ component: 'reports' });
+  const reportScheduler = new ReportScheduler({
+    tz: config.reportTz,
+    now,
+    log: reportLog,
+    archive: store,
+    build: (period) => buildUptimeReport(reportSources, period, [...registry.boreholes.values()]),
+    writeUptime: (report, kind, period) =>
+      writeLines(report.boreholes.map((row) => uptimeLine({ ...row, ...boreholeTags(registry, row.borehole) }, kind, period.fromMs))),
+    writeRegistry: () => writeLines([...registry.boreholes.values()].map((borehole) => registryLine(borehole, now()))),
+  });
+
   const app = await buildApp({
     log: log.child({ component: 'http' }),
     apiTokens: config.apiTokens,
@@ -201,6 +222,11 @@ export async function startService({ config, registry, log, now = Date.now, tick
       lastHeardAtMs: (id) => rules.stateOf(id)?.lastHeardAtMs ?? null,
       maintenance: (id) => store.listMaintenance(id),
       telemetry: timeSeries.telemetry,
+    },
+    reports: {
+      build: (period, boreholes) => buildUptimeReport(reportSources, period, boreholes),
+      archived: (limit) => store.listArchivedReports(limit),
+      archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },
     now,
     timeZone: config.reportTz,
@@ -229,6 +255,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
   dispatcher.start();
   notifier.start();
   drain.start();
+  reportScheduler.start();
 
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> => {
@@ -236,6 +263,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
       await mqttSource.stop();
       // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
       rules.stop();
+      await reportScheduler.stop();
       notifier.stop();
       await dispatcher.stop();
       await drain.stop(SHUTDOWN_FLUSH_MS);

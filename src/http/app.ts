@@ -32,6 +32,7 @@ import { alertRoutes, type AlertsPort } from './routes/alerts.js';
 import { boreholeRoutes } from './routes/boreholes.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
+import { reportRoutes, type ReportsPort } from './routes/reports.js';
 import { smsInboundRoutes, type SmsInboundDeps } from './routes/sms-inbound.js';
 
 export interface AppDeps {
@@ -46,6 +47,8 @@ export interface AppDeps {
   smsInbound?: SmsInboundDeps;
   /** The registry, telemetry and state behind /api/boreholes and the pages; needs `alerts`. */
   network?: NetworkPort;
+  /** Uptime reports (API and page); needs `alerts` and `network`. */
+  reports?: ReportsPort;
   now?: () => number;
   /** Time zone of the times shown on pages (REPORT_TZ); default Africa/Bamako. */
   timeZone?: string;
@@ -140,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'boreholes', description: 'The network and its readings' },
         { name: 'alerts', description: 'Alerts and their lifecycle' },
+        { name: 'reports', description: 'Uptime reports and the WPdx export' },
         { name: 'ingest', description: 'Rejected device messages' },
       ],
     },
@@ -156,10 +160,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.smsInbound) await app.register(smsInboundRoutes, deps.smsInbound);
   if (deps.alerts && deps.network) {
     await app.register(boreholeRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, now });
+    if (deps.reports) await app.register(reportRoutes, { auth, reports: deps.reports, alerts: deps.alerts, network: deps.network, scope, now, timeZone });
   }
   if (deps.alerts && deps.network && pageAssets) {
     await app.register(pageAssets.plugin);
-    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone });
+    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone, reports: deps.reports });
   }
   return app;
 }

@@ -2,7 +2,7 @@
  * The time-series schema of CONTRACT.md section 2. Technicians write their own Grafana queries
  * against these names, so they are a promise: measurement and field names never change here.
  */
-import type { Registry } from '../config/registry.js';
+import type { Borehole, Registry } from '../config/registry.js';
 import { faultCode } from '../contract/payloads.js';
 import type { Reading } from '../domain/reading.js';
 import { fieldsAndTime, seriesKey, toLine, type FieldValue, type Point } from './line-protocol.js';
@@ -87,4 +87,47 @@ export function alertChangeLine(
     fields: { state: alert.state, message: alert.message },
     tsMs: change.atMs,
   });
+}
+
+/**
+ * The `registry` measurement: each borehole's name, place and pump as the registry has them, for
+ * dashboards (a map needs coordinates, a level chart the intake depth). Time: when written.
+ */
+export function registryLine(borehole: Borehole, atMs: number): string {
+  return toLine({
+    measurement: 'registry',
+    tags: { borehole: borehole.id, region: borehole.region, commune: borehole.commune },
+    fields: {
+      name: borehole.name,
+      village: borehole.village,
+      lat: borehole.location.lat,
+      lon: borehole.location.lon,
+      intake_depth_m: borehole.pump.intake_depth_m,
+      rated_flow_lpm: borehole.pump.rated_flow_lpm,
+    },
+    tsMs: atMs,
+  });
+}
+
+/**
+ * The `uptime` measurement: one borehole's report figures for one period (tag `period`: day, week
+ * or month), at the period's start. Null figures are left out rather than written as 0.
+ */
+export function uptimeLine(
+  row: PointTags & { hours_total: number; hours_down: number; hours_no_data: number; coverage_pct: number | null; uptime_pct: number | null; failures: number; mttr_hours: number | null; volume_m3: number; pumping_hours: number },
+  period: string,
+  fromMs: number,
+): string {
+  const fields: Record<string, FieldValue> = {
+    hours_total: row.hours_total,
+    hours_down: row.hours_down,
+    hours_no_data: row.hours_no_data,
+    failures: BigInt(row.failures),
+    volume_m3: row.volume_m3,
+    pumping_hours: row.pumping_hours,
+  };
+  if (row.coverage_pct !== null) fields.coverage_pct = row.coverage_pct;
+  if (row.uptime_pct !== null) fields.uptime_pct = row.uptime_pct;
+  if (row.mttr_hours !== null) fields.mttr_hours = row.mttr_hours;
+  return toLine({ measurement: 'uptime', tags: { borehole: row.borehole, region: row.region, commune: row.commune, period }, fields, tsMs: fromMs });
 }

@@ -36,6 +36,25 @@ export interface AlertQuery {
   offset: number;
 }
 
+/** A critical alert as the uptime report sees it (CONTRACT.md section 7). */
+export interface CriticalAlertRecord {
+  boreholeId: string;
+  code: number;
+  openedAtMs: number;
+  /** When it became critical: its opening, or a later escalation. */
+  criticalAtMs: number;
+  resolvedAtMs: number | null;
+}
+
+export interface ArchivedReport {
+  kind: string;
+  fromMs: number;
+  toMs: number;
+  tz: string;
+  generatedAtMs: number;
+  body: string;
+}
+
 export interface OperationalStore {
   transaction<T>(work: () => T): T;
   loadRuleStates(): Map<string, RuleState>;
@@ -147,6 +166,20 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // The fault code, so that messages can name the fault in the committee's own language.
   `ALTER TABLE alerts ADD COLUMN fault TEXT;`,
+  // Uptime reports as they were generated (the ministry's record), and how far each schedule got.
+  `CREATE TABLE reports (
+     kind TEXT NOT NULL,
+     from_ms INTEGER NOT NULL,
+     to_ms INTEGER NOT NULL,
+     tz TEXT NOT NULL,
+     generated_at INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     PRIMARY KEY (kind, from_ms, tz)
+   );
+   CREATE TABLE report_watermarks (
+     kind TEXT PRIMARY KEY,
+     through_ms INTEGER NOT NULL
+   );`,
 ];
 
 function toAlert(row: AlertRow): Alert {
@@ -490,6 +523,62 @@ export class SqliteStore implements OperationalStore {
       reason,
       alertId,
     ).changes;
+  }
+
+  /** Alerts that were critical at some time in [fromMs, toMs), historical ones included. */
+  criticalAlertsBetween(fromMs: number, toMs: number): CriticalAlertRecord[] {
+    return this.statement<[number, number], { borehole: string; code: number; opened_at: number; resolved_at: number | null; critical_at: number | null }>(
+      `SELECT borehole, code, opened_at, resolved_at,
+              (SELECT min(at) FROM alert_events e WHERE e.alert_id = alerts.id AND e.severity = 'critical') AS critical_at
+       FROM alerts WHERE severity = 'critical' AND opened_at < ? AND (resolved_at IS NULL OR resolved_at > ?)
+       ORDER BY code`,
+    )
+      .all(toMs, fromMs)
+      .map((row) => ({
+        boreholeId: row.borehole,
+        code: row.code,
+        openedAtMs: row.opened_at,
+        criticalAtMs: row.critical_at ?? row.opened_at,
+        resolvedAtMs: row.resolved_at,
+      }));
+  }
+
+  /** Keeps the first report generated for a period: what the ministry was sent does not change under it. */
+  archiveReport(report: ArchivedReport): boolean {
+    return (
+      this.statement('INSERT OR IGNORE INTO reports (kind, from_ms, to_ms, tz, generated_at, body) VALUES (?, ?, ?, ?, ?, ?)').run(
+        report.kind,
+        report.fromMs,
+        report.toMs,
+        report.tz,
+        report.generatedAtMs,
+        report.body,
+      ).changes === 1
+    );
+  }
+
+  /** Newest first, without their bodies. */
+  listArchivedReports(limit: number): Omit<ArchivedReport, 'body'>[] {
+    return this.statement<[number], { kind: string; from_ms: number; to_ms: number; tz: string; generated_at: number }>(
+      'SELECT kind, from_ms, to_ms, tz, generated_at FROM reports ORDER BY from_ms DESC, kind LIMIT ?',
+    )
+      .all(limit)
+      .map((row) => ({ kind: row.kind, fromMs: row.from_ms, toMs: row.to_ms, tz: row.tz, generatedAtMs: row.generated_at }));
+  }
+
+  archivedReport(kind: string, fromMs: number, tz: string): ArchivedReport | null {
+    const row = this.statement<[string, number, string], { kind: string; from_ms: number; to_ms: number; tz: string; generated_at: number; body: string }>(
+      'SELECT * FROM reports WHERE kind = ? AND from_ms = ? AND tz = ?',
+    ).get(kind, fromMs, tz);
+    return row ? { kind: row.kind, fromMs: row.from_ms, toMs: row.to_ms, tz: row.tz, generatedAtMs: row.generated_at, body: row.body } : null;
+  }
+
+  reportWatermark(kind: string): number | null {
+    return this.statement<[string], { through_ms: number }>('SELECT through_ms FROM report_watermarks WHERE kind = ?').get(kind)?.through_ms ?? null;
+  }
+
+  setReportWatermark(kind: string, throughMs: number): void {
+    this.statement('INSERT INTO report_watermarks (kind, through_ms) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET through_ms = excluded.through_ms').run(kind, throughMs);
   }
 
   recordInboundSms(receivedAtMs: number, sender: string, text: string, outcome: string): void {

@@ -1,5 +1,5 @@
 /**
- * The frame of every page: a header with the two places people go (the network, the alerts), who
+ * The frame of every page: a header with the places people go (the network, the alerts, the reports), who
  * is signed in, and a footer saying which clock the times are on. Styles and scripts come from
  * /assets only (the CSP allows nothing else).
  */
@@ -17,7 +17,7 @@ export interface AssetUrls {
 
 export interface PageFrame {
   title: string;
-  section: 'network' | 'alerts' | 'borehole' | 'login' | 'error';
+  section: 'network' | 'alerts' | 'borehole' | 'reports' | 'login' | 'error';
   identity?: Identity | undefined;
   /** Alerts not yet resolved that the identity may see, shown next to the Alerts link. */
   unresolvedCount?: number;
@@ -41,6 +41,7 @@ export function renderPage(frame: PageFrame): SafeHtml {
         <a href="/alerts" ${frame.section === 'alerts' ? html`aria-current="page"` : ''}>Alertes${
           frame.unresolvedCount ? html` <span class="pill" title="alertes en cours">${frame.unresolvedCount}</span>` : ''
         }</a>
+        <a href="/reports" ${frame.section === 'reports' ? html`aria-current="page"` : ''}>Rapports</a>
       </nav>
       <form class="logout" method="post" action="/logout">
         <span class="who">${ROLE_LABELS[identity.role]}${identity.regions ? html` · ${[...identity.regions].join(', ')}` : ''}</span>

@@ -24,6 +24,12 @@ import { html } from './html.js';
 import { renderPage, type PageFrame } from './layout.js';
 import { loginPage, messagePage } from './login-page.js';
 import { networkPage } from './network-page.js';
+import { reportPage } from './report-page.js';
+import { localDate, PeriodError, periodContaining, type Period } from '../../reports/periods.js';
+import { UPTIME_CSV_COLUMNS, uptimeCsvRows } from '../../reports/report.js';
+import { WPDX_COLUMNS, wpdxRow } from '../../reports/wpdx.js';
+import { toCsv } from '../csv.js';
+import { periodOfQuery, reportBoreholes, type ReportsPort } from '../routes/reports.js';
 
 export const TOKEN_COOKIE = 'bhm_token';
 const COOKIE_MAX_AGE_S = 30 * 86_400;
@@ -38,6 +44,8 @@ export interface PageOptions {
   assets: PageAssets;
   now: () => number;
   timeZone: string;
+  /** Absent: no report pages. */
+  reports?: ReportsPort | undefined;
 }
 
 type FormBody = Record<string, string | undefined>;
@@ -316,6 +324,82 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
     { schema: { hide: true } },
     change('ack', (alert, request) => alerts.acknowledge(alert.id, actorOf(request, 'web'))),
   );
+
+  // --- reports -------------------------------------------------------------------------------
+
+  if (options.reports) registerReportPages(options.reports);
+
+  function registerReportPages(reports: ReportsPort): void {
+    const MONTHS = new Intl.DateTimeFormat('fr-FR', { timeZone, month: 'long', year: 'numeric' });
+    const queryOf = (period: Period): string => `from=${localDate(period.fromMs, timeZone)}&to=${localDate(period.toMs, timeZone)}`;
+    const presets = (nowMs: number) => {
+      const thisMonth = periodContaining('month', nowMs, timeZone);
+      const lastMonth = periodContaining('month', thisMonth.fromMs - 1, timeZone);
+      const monthBefore = periodContaining('month', lastMonth.fromMs - 1, timeZone);
+      const lastWeek = periodContaining('week', periodContaining('week', nowMs, timeZone).fromMs - 1, timeZone);
+      return [
+        { label: `${MONTHS.format(lastMonth.fromMs)}`, query: queryOf(lastMonth) },
+        { label: `${MONTHS.format(monthBefore.fromMs)}`, query: queryOf(monthBefore) },
+        { label: 'ce mois-ci', query: queryOf(thisMonth) },
+        { label: 'la semaine dernière', query: queryOf(lastWeek) },
+      ];
+    };
+    const periodOf = (query: Record<string, string | undefined>): Period | PeriodError => {
+      try {
+        return periodOfQuery({ from: query.from || undefined, to: query.to || undefined }, now(), timeZone);
+      } catch (error) {
+        if (error instanceof PeriodError) return error;
+        throw error;
+      }
+    };
+
+    app.get<{ Querystring: Record<string, string | undefined> }>('/reports', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const period = periodOf(request.query);
+      if (period instanceof PeriodError) {
+        return send(reply, 400, {
+          title: 'Période invalide',
+          section: 'reports',
+          identity,
+          body: messagePage('Période invalide', `Cette période ne peut pas être lue : ${period.message}`, { href: '/reports', label: 'Le mois dernier' }),
+        });
+      }
+      const report = await reports.build(period, reportBoreholes(scope, identity, undefined));
+      return send(reply, 200, {
+        title: 'Rapport de disponibilité',
+        section: 'reports',
+        identity,
+        unresolvedCount: unresolvedCount(identity),
+        body: reportPage({
+          report,
+          fromDate: localDate(period.fromMs, timeZone),
+          toDate: localDate(period.toMs, timeZone),
+          lastDate: format.dateOf(period.toMs - 1),
+          presets: presets(now()),
+          format,
+        }),
+      });
+    });
+
+    app.get<{ Querystring: Record<string, string | undefined> }>('/reports/uptime.csv', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const period = periodOf(request.query);
+      if (period instanceof PeriodError) return reply.code(400).type('text/plain; charset=utf-8').send(period.message);
+      const report = await reports.build(period, reportBoreholes(scope, identity, undefined));
+      const name = `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`;
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report)));
+    });
+
+    app.get('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const nowMs = now();
+      const rows = networkSummaries(options, identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, 'borehole-monitor'));
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="wpdx-${localDate(nowMs, timeZone)}.csv"`).send(toCsv(WPDX_COLUMNS, rows));
+    });
+  }
 
   app.post<{ Params: { id: string }; Body: FormBody | undefined }>(
     '/alerts/:id/resolve',

@@ -12,6 +12,7 @@ import { RULE_DEFAULTS } from '../../config/rule-params.js';
 import { QueryRangeError, type SeriesBucket } from '../../storage/telemetry.js';
 import { hasRole, type Identity, type TokenAuth } from '../auth.js';
 import { BOREHOLE_STATUSES, summarize, type BoreholeSummary, type NetworkPort, type Scope } from '../network.js';
+import { toCsv, wantsCsv } from '../csv.js';
 import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 import { formatEvery, parseEvery, parseInstant } from '../time-params.js';
 import { alertSchema, alertToJson, type AlertsPort } from './alerts.js';
@@ -115,15 +116,6 @@ export const bucketToJson = (bucket: SeriesBucket): z.infer<typeof bucketSchema>
 });
 
 const CSV_COLUMNS = Object.keys(bucketSchema.shape) as (keyof z.infer<typeof bucketSchema>)[];
-
-function toCsv(buckets: readonly z.infer<typeof bucketSchema>[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const bucket of buckets) lines.push(CSV_COLUMNS.map((column) => (bucket[column] === null ? '' : String(bucket[column]))).join(','));
-  return `${lines.join('\r\n')}\r\n`;
-}
-
-const wantsCsv = (format: string | undefined, accept: string | undefined): boolean =>
-  format === 'csv' || (format === undefined && accept !== undefined && /\btext\/csv\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept));
 
 export function boreholeToJson(summary: BoreholeSummary): z.infer<typeof boreholeSchema> {
   const { borehole } = summary;
@@ -268,7 +260,7 @@ export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (a
         const name = `${id}-${body.from.slice(0, 10)}-${body.to.slice(0, 10)}-${body.every}.csv`;
         // A string goes out as it is: the JSON response schema does not apply to the CSV form.
         const plain: FastifyReply = reply;
-        return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(toCsv(body.buckets));
+        return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(toCsv(CSV_COLUMNS, body.buckets));
       }
       return body;
     },

@@ -10,9 +10,10 @@ import { buildRegistry, registryFileSchema, type Registry } from '../../../src/c
 import type { Reading } from '../../../src/domain/reading.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import type { AlertsPort } from '../../../src/http/routes/alerts.js';
+import { buildUptimeReport } from '../../../src/reports/report.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
-import { checkRange, type SeriesBucket, type SeriesQuery } from '../../../src/storage/telemetry.js';
+import { checkActiveRange, checkRange, type PeriodTotals, type SeriesBucket, type SeriesQuery } from '../../../src/storage/telemetry.js';
 
 export const T0_MS = Date.UTC(2026, 1, 5, 10, 0, 0);
 export const MINUTE_MS = 60_000;
@@ -108,6 +109,25 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
   const engine = new RulesEngine({ registry, store, now: () => clock.nowMs, log, writeAlertPoints: () => {} });
   const seriesQueries: SeriesQuery[] = [];
   const failingSeries = new Set<string>();
+  const telemetry = {
+    series: async (query: SeriesQuery) => {
+      checkRange(query);
+      seriesQueries.push(query);
+      if (failingSeries.has(query.boreholeId)) throw new Error('connect ECONNREFUSED 127.0.0.1:8086');
+      return syntheticBuckets(query);
+    },
+    // Every borehole but zegoua sent something every minute up to now; each pumped 10 m³ in 2 h a day.
+    activeMinutes: async (boreholeId: string, fromMs: number, toMs: number) => {
+      checkActiveRange(fromMs, toMs);
+      if (failingSeries.has(boreholeId)) throw new Error('connect ECONNREFUSED 127.0.0.1:8086');
+      const minutes: number[] = [];
+      if (boreholeId === 'zegoua') return minutes;
+      for (let t = Math.ceil(fromMs / MINUTE_MS) * MINUTE_MS; t < Math.min(toMs, clock.nowMs); t += MINUTE_MS) minutes.push(t);
+      return minutes;
+    },
+    totals: async (ids: readonly string[], fromMs: number, toMs: number) =>
+      new Map<string, PeriodTotals>(ids.map((id) => [id, id === 'zegoua' ? { volumeM3: 0, pumpingHours: 0 } : { volumeM3: (10 * (toMs - fromMs)) / 86_400_000, pumpingHours: (2 * (toMs - fromMs)) / 86_400_000 }])),
+  };
   const alerts: AlertsPort = {
     list: (query) => store.listAlerts(query),
     get: (id) => store.alertById(id),
@@ -134,14 +154,12 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
       registry,
       lastHeardAtMs: (id) => engine.stateOf(id)?.lastHeardAtMs ?? null,
       maintenance: (id) => store.listMaintenance(id),
-      telemetry: {
-        series: async (query) => {
-          checkRange(query);
-          seriesQueries.push(query);
-          if (failingSeries.has(query.boreholeId)) throw new Error('connect ECONNREFUSED 127.0.0.1:8086');
-          return syntheticBuckets(query);
-        },
-      },
+      telemetry,
+    },
+    reports: {
+      build: (period, boreholes) => buildUptimeReport({ criticalAlertsBetween: (from, to) => store.criticalAlertsBetween(from, to), telemetry, now: () => clock.nowMs }, period, boreholes),
+      archived: (limit) => store.listArchivedReports(limit),
+      archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },
     now: () => clock.nowMs,
     ...overrides,

@@ -15,6 +15,10 @@ const API_ROUTES = [
   'GET /api/boreholes/{id}/maintenance',
   'POST /api/boreholes/{id}/maintenance',
   'GET /api/dead-letters',
+  'GET /api/reports',
+  'GET /api/reports/uptime',
+  'GET /api/reports/archive/{kind}/{from}',
+  'GET /api/reports/wpdx',
 ];
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -48,7 +52,7 @@ describe('the OpenAPI document', () => {
     const api = operations().map(([name]) => name).filter((name) => name.split(' ')[1]?.startsWith('/api/'));
     expect(api.sort()).toEqual([...API_ROUTES].sort());
     const paths = Object.keys(doc.paths);
-    for (const page of ['/', '/login', '/logout', '/alerts', '/boreholes/{id}', '/assets/{name}', '/openapi.json']) expect(paths).not.toContain(page);
+    for (const page of ['/', '/login', '/logout', '/alerts', '/boreholes/{id}', '/reports', '/reports/uptime.csv', '/assets/{name}', '/openapi.json']) expect(paths).not.toContain(page);
   });
 
   it('asks a bearer token on every /api route, and documents its answers and errors with schemas', () => {

@@ -1,0 +1,132 @@
+/**
+ * `/reports`: the uptime report as the ministry reads it and prints it: the network's figures, a
+ * chart of uptime per borehole, then a table per region (CONTRACT.md section 7).
+ */
+import { summarizeRows, type UptimeReport, type UptimeRow } from '../../reports/report.js';
+import type { UptimeFigures } from '../../reports/uptime.js';
+import { number, plural, type Formatter } from './format.js';
+import { html, type SafeHtml } from './html.js';
+
+export interface ReportView {
+  report: UptimeReport;
+  /** The period as the form shows it: local dates, `to` excluded. */
+  fromDate: string;
+  toDate: string;
+  /** The last day of the period, for people (`to` is excluded). */
+  lastDate: string;
+  /** Quick choices: label and query. */
+  presets: readonly { label: string; query: string }[];
+  format: Formatter;
+}
+
+const percent = (value: number | null): string => (value === null ? '—' : `${number(value)} %`);
+
+/** Below 95 % a borehole was without water more than a day and a half a month: that is what the ministry looks for. */
+function uptimeClass(value: number | null): string {
+  if (value === null) return 'up-none';
+  if (value < 90) return 'up-bad';
+  if (value < 98) return 'up-fair';
+  return 'up-good';
+}
+
+const BAR_HEIGHT = 26;
+const LABEL_WIDTH = 260;
+const CHART_WIDTH = 1000;
+
+/** Horizontal bars, worst first: an SVG drawn here, readable on paper and without scripts. */
+export function uptimeChart(rows: readonly UptimeRow[]): SafeHtml {
+  if (rows.length === 0) return html``;
+  const sorted = [...rows].sort((a, b) => (a.uptime_pct ?? -1) - (b.uptime_pct ?? -1) || a.name.localeCompare(b.name, 'fr'));
+  const barSpace = CHART_WIDTH - LABEL_WIDTH - 90;
+  const height = sorted.length * BAR_HEIGHT + 30;
+  const ticks = [0, 25, 50, 75, 100];
+  return html`<figure class="uptime-chart">
+  <svg viewBox="0 0 ${CHART_WIDTH} ${height}" role="img" aria-label="Disponibilité par forage">
+    ${ticks.map(
+      (tick) => html`<g class="tick"><line x1="${LABEL_WIDTH + (barSpace * tick) / 100}" x2="${LABEL_WIDTH + (barSpace * tick) / 100}" y1="0" y2="${height - 22}"/>
+      <text x="${LABEL_WIDTH + (barSpace * tick) / 100}" y="${height - 6}">${tick} %</text></g>`,
+    )}
+    ${sorted.map((row, index) => {
+      const y = index * BAR_HEIGHT;
+      const width = row.uptime_pct === null ? 0 : (barSpace * row.uptime_pct) / 100;
+      return html`<g class="bar ${uptimeClass(row.uptime_pct)}">
+      <text class="name" x="${LABEL_WIDTH - 8}" y="${y + 17}">${row.name}</text>
+      <rect x="${LABEL_WIDTH}" y="${y + 4}" width="${width.toFixed(1)}" height="${BAR_HEIGHT - 8}"/>
+      <text class="value" x="${LABEL_WIDTH + width + 6}" y="${y + 17}">${row.uptime_pct === null ? 'sans données' : percent(row.uptime_pct)}</text>
+    </g>`;
+    })}
+  </svg>
+  <figcaption>Disponibilité de chaque forage sur la période, les moins disponibles en haut. Les heures sans données ne comptent ni pour ni contre.</figcaption>
+</figure>`;
+}
+
+const figuresCells = (figures: UptimeFigures): SafeHtml => html`
+  <td data-label="Disponibilité" class="num ${uptimeClass(figures.uptime_pct)}"><strong>${percent(figures.uptime_pct)}</strong></td>
+  <td data-label="Heures en panne" class="num">${number(figures.hours_down)}</td>
+  <td data-label="Pannes" class="num">${figures.failures}</td>
+  <td data-label="Réparation (moy.)" class="num">${figures.mttr_hours === null ? '—' : `${number(figures.mttr_hours)} h`}</td>
+  <td data-label="Volume pompé" class="num">${number(figures.volume_m3, 'm³')}</td>
+  <td data-label="Couverture" class="num">${percent(figures.coverage_pct)}</td>`;
+
+function regionTable(region: string, rows: readonly UptimeRow[]): SafeHtml {
+  const total = summarizeRows(rows);
+  return html`<section class="region report-region">
+  <h2>Région de ${region} <small>${plural(rows.length, 'forage', 'forages')}</small></h2>
+  <table class="list report">
+    <thead><tr><th>Forage</th><th>Village</th><th class="num">Disponibilité</th><th class="num">Heures en panne</th><th class="num">Pannes</th><th class="num">Réparation (moy.)</th><th class="num">Volume pompé</th><th class="num">Couverture</th></tr></thead>
+    <tbody>
+    ${[...rows]
+      .sort((a, b) => a.name.localeCompare(b.name, 'fr'))
+      .map((row) => html`<tr><td data-label="Forage"><a href="/boreholes/${row.borehole}">${row.name}</a></td><td data-label="Village">${row.village}</td>${figuresCells(row)}</tr>`)}
+    </tbody>
+    <tfoot><tr class="total"><td data-label="Forage" colspan="2">Total de la région</td>${figuresCells(total)}</tr></tfoot>
+  </table>
+</section>`;
+}
+
+export function reportPage(view: ReportView): SafeHtml {
+  const { report, format } = view;
+  const regions = new Map<string, UptimeRow[]>();
+  for (const row of report.boreholes) regions.set(row.region, [...(regions.get(row.region) ?? []), row]);
+  const network = summarizeRows(report.boreholes);
+  const query = `from=${view.fromDate}&to=${view.toDate}`;
+  return html`<div class="report-head">
+  <h1>Rapport de disponibilité des forages</h1>
+  <p class="period">Du <strong>${format.dateOf(Date.parse(report.from))}</strong> au <strong>${view.lastDate}</strong> inclus
+    ${report.complete ? '' : html`<span class="note">période en cours : chiffres arrêtés au ${format.dateTimeOf(Date.parse(report.generated_at))}</span>`}</p>
+</div>
+<form class="card period-form" method="get" action="/reports">
+  <div class="actions">
+    <label for="from">Du</label><input type="date" id="from" name="from" value="${view.fromDate}" required>
+    <label for="to">au (exclu)</label><input type="date" id="to" name="to" value="${view.toDate}" required>
+    <button type="submit" class="btn">Afficher</button>
+  </div>
+  <p class="small">${view.presets.map((preset, index) => html`${index > 0 ? ' · ' : ''}<a href="/reports?${preset.query}">${preset.label}</a>`)}
+    — Télécharger : <a href="/reports/uptime.csv?${query}">tableau (CSV)</a> · <a href="/reports/wpdx.csv">état actuel au format WPdx (CSV)</a></p>
+</form>
+${
+  report.boreholes.length === 0
+    ? html`<p class="empty">Aucun forage visible avec votre jeton.</p>`
+    : html`<section class="card network-figures">
+  <h2>Ensemble du réseau</h2>
+  <dl class="facts">
+    <dt>Disponibilité</dt><dd class="${uptimeClass(network.uptime_pct)}">${percent(network.uptime_pct)}</dd>
+    <dt>Heures en panne</dt><dd>${number(network.hours_down)} h sur ${number(network.hours_total)} h</dd>
+    <dt>Pannes</dt><dd>${network.failures}${network.repairs > 0 ? html`, dont ${plural(network.repairs, 'réparée', 'réparées')} en ${number(network.mttr_hours)} h en moyenne` : ''}</dd>
+    <dt>Volume pompé</dt><dd>${number(network.volume_m3, 'm³')}</dd>
+    <dt>Couverture des données</dt><dd>${percent(network.coverage_pct)}</dd>
+  </dl>
+</section>
+${uptimeChart(report.boreholes)}
+${[...regions.entries()].sort(([a], [b]) => a.localeCompare(b, 'fr')).map(([region, rows]) => regionTable(region, rows))}`
+}
+<section class="card how">
+  <h2>Comment lire ce rapport</h2>
+  <ul>
+    <li><strong>Heures en panne</strong> : le temps pendant lequel une alerte critique (panne de pompe, pas de débit, niveau d'eau sous la crépine) n'était pas résolue.</li>
+    <li><strong>Couverture</strong> : la part du temps où le boîtier a envoyé des mesures. Les silences plus longs que le délai « hors ligne » du forage ne comptent pas dans la disponibilité.</li>
+    <li><strong>Disponibilité</strong> = (heures − heures en panne − heures sans données) ÷ (heures − heures sans données).</li>
+    <li><strong>Réparation (moy.)</strong> : temps moyen entre l'ouverture et la résolution des pannes réparées.</li>
+  </ul>
+</section>`;
+}

@@ -1,0 +1,262 @@
+/**
+ * Reports for the ministry (CONTRACT.md sections 6 and 7): the uptime report of any period, the
+ * reports archived by the schedule, and the network's live status in WPdx columns. Reads need
+ * `viewer`; a region-limited token's reports hold only its regions' boreholes.
+ */
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Borehole } from '../../config/registry.js';
+import { dayStart, localDate, PERIOD_KINDS, PeriodError, periodContaining, periodFromDates, type Period, type PeriodKind } from '../../reports/periods.js';
+import { UPTIME_CSV_COLUMNS, uptimeCsvRows, type UptimeReport } from '../../reports/report.js';
+import { WPDX_COLUMNS, wpdxRow } from '../../reports/wpdx.js';
+import type { ArchivedReport } from '../../storage/sqlite-store.js';
+import { QueryRangeError } from '../../storage/telemetry.js';
+import type { Identity, TokenAuth } from '../auth.js';
+import { toCsv, wantsCsv } from '../csv.js';
+import type { NetworkPort, Scope } from '../network.js';
+import { errorSchema } from '../schemas.js';
+import type { AlertsPort } from './alerts.js';
+import { networkSummaries } from './boreholes.js';
+
+/** What these routes and the report page need of the service. */
+export interface ReportsPort {
+  build(period: Period, boreholes: readonly Borehole[]): Promise<UptimeReport>;
+  /** Newest first, without bodies. */
+  archived(limit: number): Omit<ArchivedReport, 'body'>[];
+  archivedReport(kind: PeriodKind, fromMs: number, tz: string): ArchivedReport | null;
+}
+
+export interface ReportRouteOptions {
+  auth: TokenAuth;
+  reports: ReportsPort;
+  alerts: AlertsPort;
+  network: NetworkPort;
+  scope: Scope;
+  now: () => number;
+  timeZone: string;
+}
+
+const hours = (what: string) => z.number().describe(what);
+
+export const uptimeRowSchema = z.object({
+  borehole: z.string(),
+  name: z.string(),
+  village: z.string(),
+  commune: z.string(),
+  region: z.string(),
+  hours_total: hours('hours in the period (up to now while it runs)'),
+  hours_down: hours('union of the times a critical alert was not resolved'),
+  hours_no_data: hours('silences longer than offline_minutes, outside down times'),
+  uptime_pct: z.number().nullable().describe('100 × (total − down − no_data) / (total − no_data); null without data'),
+  coverage_pct: z.number().nullable().describe('100 × (total − no_data) / total'),
+  failures: z.number().int().describe('alerts that became critical in the period'),
+  repairs: z.number().int().describe('of those, the ones resolved'),
+  mttr_hours: z.number().nullable().describe('mean time from opening to resolution of the repaired failures'),
+  volume_m3: z.number().describe('water pumped: meter differences where sent (a meter reset counts nothing), else the flow integral'),
+  pumping_hours: z.number(),
+});
+
+export const uptimeReportSchema = z.object({
+  from: z.string().describe('start of the period (local midnight of `from`), RFC 3339 UTC'),
+  to: z.string().describe('end of the period, excluded'),
+  tz: z.string(),
+  generated_at: z.string(),
+  complete: z.boolean().describe('false while the period runs: figures stop at generated_at'),
+  boreholes: z.array(uptimeRowSchema),
+});
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const date = (what: string) => z.string().regex(DATE, `\`${what}\` must be a date as YYYY-MM-DD`).optional();
+
+const uptimeQuery = z.object({
+  from: date('from').describe('first day, YYYY-MM-DD (default: the first day of last month)'),
+  to: date('to').describe('day after the last, excluded (default: the first day of this month)'),
+  tz: z.string().max(64).optional().describe('IANA time zone of the days (default REPORT_TZ)'),
+  region: z.string().max(100).optional().describe('only this region'),
+  format: z.enum(['json', 'csv']).optional().describe('csv, or Accept: text/csv'),
+});
+
+const archiveItemSchema = z.object({
+  kind: z.enum(PERIOD_KINDS),
+  from: z.string(),
+  to: z.string(),
+  tz: z.string(),
+  generated_at: z.string(),
+  url: z.string().describe('the archived report'),
+});
+
+const wpdxRowSchema = z.object({
+  wpdx_id: z.string().describe('plus code (Open Location Code, 11 digits) of the location'),
+  report_date: z.string(),
+  lat_deg: z.number(),
+  lon_deg: z.number(),
+  status_id: z.enum(['Yes', 'No', 'Unknown']).describe('is there water now'),
+  status_clean: z.string(),
+  water_source_clean: z.string(),
+  water_tech_clean: z.string(),
+  management_clean: z.string(),
+  clean_adm1: z.string().describe('region'),
+  clean_adm3: z.string().describe('commune'),
+  water_point_name: z.string(),
+  village: z.string(),
+  orig_id: z.string().describe('borehole id in this system'),
+  source: z.string(),
+});
+
+/** The period a query asks for; without dates, last month (what the ministry reads on the 1st). */
+export function periodOfQuery(query: { from?: string | undefined; to?: string | undefined; tz?: string | undefined }, nowMs: number, defaultTz: string): Period {
+  const tz = query.tz ?? defaultTz;
+  if (query.from === undefined && query.to === undefined) {
+    const thisMonth = periodContaining('month', nowMs, tz);
+    return periodContaining('month', thisMonth.fromMs - 1, tz);
+  }
+  if (query.from === undefined || query.to === undefined) throw new PeriodError('give both `from` and `to`, or neither (last month)');
+  return periodFromDates(query.from, query.to, tz);
+}
+
+/** The boreholes of a report: those the token sees, of one region if asked. */
+export function reportBoreholes(scope: Scope, identity: Identity | undefined, region: string | undefined): Borehole[] {
+  const visible = scope.visible(identity);
+  return region === undefined ? visible : visible.filter((borehole) => borehole.region === region);
+}
+
+/** An archived report as the token may see it: rows of other regions left out. */
+function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | undefined): UptimeReport {
+  const visible = new Set(scope.visible(identity).map((borehole) => borehole.id));
+  return { ...report, boreholes: report.boreholes.filter((row) => visible.has(row.borehole)) };
+}
+
+function sendReport(reply: FastifyReply, report: UptimeReport, csv: boolean, name: string): FastifyReply | UptimeReport {
+  if (!csv) return report;
+  const plain: FastifyReply = reply;
+  return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report)));
+}
+
+export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, options) => {
+  const { auth, reports, scope, now, timeZone } = options;
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+
+  typed.get(
+    '/api/reports/uptime',
+    {
+      preHandler: auth.require('viewer'),
+      schema: {
+        summary: 'Uptime report of a period, per borehole',
+        description:
+          'CONTRACT.md section 7 for [from, to) in local days of `tz` (REPORT_TZ by default), computed now from the alerts and the time-series store. ' +
+          'A period not yet over is reported up to now (`complete: false`). CSV with `format=csv` or `Accept: text/csv`. See docs/reports.md.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: uptimeQuery,
+        produces: ['application/json', 'text/csv'],
+        response: { 200: uptimeReportSchema, 400: errorSchema, 401: errorSchema, 503: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      let period: Period;
+      try {
+        period = periodOfQuery(request.query, now(), timeZone);
+      } catch (error) {
+        if (error instanceof PeriodError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
+        throw error;
+      }
+      let report: UptimeReport;
+      try {
+        report = await reports.build(period, reportBoreholes(scope, request.identity, request.query.region));
+      } catch (error) {
+        if (error instanceof QueryRangeError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
+        request.log.error({ err: error }, 'uptime report failed');
+        return reply.code(503).send({ error: 'store_unavailable', message: 'the time-series store did not answer; try again shortly' });
+      }
+      const name = `uptime-${localDate(period.fromMs, period.tz)}-${localDate(period.toMs, period.tz)}`;
+      return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept), name);
+    },
+  );
+
+  typed.get(
+    '/api/reports',
+    {
+      preHandler: auth.require('viewer'),
+      schema: {
+        summary: 'Reports archived by the schedule, newest first',
+        description: 'Weekly (ISO weeks) and monthly reports, generated just after each period ends, kept as generated.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
+        response: { 200: z.object({ items: z.array(archiveItemSchema) }), 400: errorSchema, 401: errorSchema },
+      },
+    },
+    async (request) => ({
+      items: reports.archived(request.query.limit).flatMap((item) => {
+        const kind = PERIOD_KINDS.find((known) => known === item.kind);
+        if (kind === undefined) return [];
+        return [
+          {
+            kind,
+            from: new Date(item.fromMs).toISOString(),
+            to: new Date(item.toMs).toISOString(),
+            tz: item.tz,
+            generated_at: new Date(item.generatedAtMs).toISOString(),
+            url: `/api/reports/archive/${kind}/${localDate(item.fromMs, item.tz)}${item.tz === timeZone ? '' : `?tz=${encodeURIComponent(item.tz)}`}`,
+          },
+        ];
+      }),
+    }),
+  );
+
+  typed.get(
+    '/api/reports/archive/:kind/:from',
+    {
+      preHandler: auth.require('viewer'),
+      schema: {
+        summary: 'One archived report, as generated',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        params: z.object({ kind: z.enum(PERIOD_KINDS), from: z.string().regex(DATE, '`from` must be a date as YYYY-MM-DD') }),
+        querystring: z.object({ tz: z.string().max(64).optional(), format: z.enum(['json', 'csv']).optional() }),
+        produces: ['application/json', 'text/csv'],
+        response: { 200: uptimeReportSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const tz = request.query.tz ?? timeZone;
+      let fromMs: number;
+      try {
+        fromMs = dayStart(request.params.from, tz, 'from');
+      } catch (error) {
+        if (error instanceof PeriodError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
+        throw error;
+      }
+      const archived = reports.archivedReport(request.params.kind, fromMs, tz);
+      if (!archived) return reply.code(404).send({ error: 'not_found', message: `no ${request.params.kind} report archived from ${request.params.from} (${tz})` });
+      const report = visibleRows(JSON.parse(archived.body) as UptimeReport, scope, request.identity);
+      return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept), `uptime-${request.params.kind}-${request.params.from}`);
+    },
+  );
+
+  typed.get(
+    '/api/reports/wpdx',
+    {
+      preHandler: auth.require('viewer'),
+      schema: {
+        summary: "Every borehole's status now, in Water Point Data Exchange columns",
+        description: 'For merging live status into national inventories. CSV with `format=csv` or `Accept: text/csv`. docs/reports.md maps statuses.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: z.object({ format: z.enum(['json', 'csv']).optional() }),
+        produces: ['application/json', 'text/csv'],
+        response: { 200: z.object({ report_date: z.string(), items: z.array(wpdxRowSchema) }), 401: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const nowMs = now();
+      const items = networkSummaries(options, request.identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, 'borehole-monitor'));
+      if (wantsCsv(request.query.format, request.headers.accept)) {
+        const plain: FastifyReply = reply;
+        return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="wpdx-${localDate(nowMs, timeZone)}.csv"`).send(toCsv(WPDX_COLUMNS, items));
+      }
+      return { report_date: new Date(nowMs).toISOString(), items };
+    },
+  );
+};

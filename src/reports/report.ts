@@ -1,0 +1,132 @@
+/**
+ * The uptime report of a period (CONTRACT.md sections 6 and 7): gathers each borehole's critical
+ * alerts from the state store and its minutes of data and totals from the time-series store, and
+ * hands them to the pure computation in `uptime.ts`.
+ */
+import type { Borehole } from '../config/registry.js';
+import type { CriticalAlertRecord } from '../storage/sqlite-store.js';
+import type { PeriodTotals, TelemetryStore } from '../storage/telemetry.js';
+import type { Period } from './periods.js';
+import { lookaround, reportedEnd, round, uptimeFigures, type UptimeFigures } from './uptime.js';
+
+export interface UptimeRow extends UptimeFigures {
+  borehole: string;
+  name: string;
+  village: string;
+  commune: string;
+  region: string;
+}
+
+export interface UptimeReport {
+  from: string;
+  to: string;
+  tz: string;
+  generated_at: string;
+  /** False while the period is still running: the figures stop at `generated_at`. */
+  complete: boolean;
+  boreholes: UptimeRow[];
+}
+
+export interface ReportSources {
+  criticalAlertsBetween(fromMs: number, toMs: number): CriticalAlertRecord[];
+  telemetry: Pick<TelemetryStore, 'totals' | 'activeMinutes'>;
+  now(): number;
+}
+
+/** Boreholes asked of the store at once: each is a month of minutes, and the store serves the live service too. */
+const CONCURRENCY = 4;
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export async function buildUptimeReport(sources: ReportSources, period: Period, boreholes: readonly Borehole[]): Promise<UptimeReport> {
+  const nowMs = sources.now();
+  const endMs = reportedEnd({ ...period, nowMs });
+  const alertsByBorehole = new Map<string, CriticalAlertRecord[]>();
+  for (const alert of sources.criticalAlertsBetween(period.fromMs, endMs)) {
+    const list = alertsByBorehole.get(alert.boreholeId) ?? [];
+    list.push(alert);
+    alertsByBorehole.set(alert.boreholeId, list);
+  }
+  const totals = endMs > period.fromMs ? await sources.telemetry.totals(boreholes.map((b) => b.id), period.fromMs, endMs) : new Map<string, PeriodTotals>();
+  const rows = await mapLimited(boreholes, CONCURRENCY, async (borehole): Promise<UptimeRow> => {
+    const offlineMinutes = borehole.rules.offline_minutes;
+    const [windowStart, windowEnd] = lookaround({ ...period, nowMs, offlineMinutes });
+    const activeMinutes = windowEnd > windowStart ? await sources.telemetry.activeMinutes(borehole.id, windowStart, windowEnd) : [];
+    const total = totals.get(borehole.id);
+    const figures = uptimeFigures({
+      ...period,
+      nowMs,
+      offlineMinutes,
+      criticalAlerts: alertsByBorehole.get(borehole.id) ?? [],
+      activeMinutes,
+      volumeM3: total?.volumeM3 ?? 0,
+      pumpingHours: total?.pumpingHours ?? 0,
+    });
+    return { borehole: borehole.id, name: borehole.name, village: borehole.village, commune: borehole.commune, region: borehole.region, ...figures };
+  });
+  return {
+    from: new Date(period.fromMs).toISOString(),
+    to: new Date(period.toMs).toISOString(),
+    tz: period.tz,
+    generated_at: new Date(nowMs).toISOString(),
+    complete: nowMs >= period.toMs,
+    boreholes: rows,
+  };
+}
+
+export const UPTIME_CSV_COLUMNS = [
+  'borehole',
+  'name',
+  'village',
+  'commune',
+  'region',
+  'from',
+  'to',
+  'hours_total',
+  'hours_down',
+  'hours_no_data',
+  'uptime_pct',
+  'coverage_pct',
+  'failures',
+  'repairs',
+  'mttr_hours',
+  'volume_m3',
+  'pumping_hours',
+] as const;
+
+export function uptimeCsvRows(report: UptimeReport): Record<(typeof UPTIME_CSV_COLUMNS)[number], string | number | null>[] {
+  return report.boreholes.map((row) => ({ ...row, from: report.from, to: report.to }));
+}
+
+/** Figures of a group of boreholes (a region): sums, and uptime and coverage from the summed hours. */
+export function summarizeRows(rows: readonly UptimeFigures[]): UptimeFigures {
+  const sum = (pick: (row: UptimeFigures) => number): number => rows.reduce((total, row) => total + pick(row), 0);
+  const total = sum((row) => row.hours_total);
+  const down = sum((row) => row.hours_down);
+  const noData = sum((row) => row.hours_no_data);
+  const repairs = sum((row) => row.repairs);
+  return {
+    hours_total: round(total, 3),
+    hours_down: round(down, 3),
+    hours_no_data: round(noData, 3),
+    uptime_pct: total - noData > 0 ? round((100 * (total - noData - down)) / (total - noData), 2) : null,
+    coverage_pct: total > 0 ? round((100 * (total - noData)) / total, 2) : null,
+    failures: sum((row) => row.failures),
+    repairs,
+    mttr_hours: repairs > 0 ? round(sum((row) => (row.mttr_hours ?? 0) * row.repairs) / repairs, 3) : null,
+    volume_m3: round(sum((row) => row.volume_m3), 3),
+    pumping_hours: round(sum((row) => row.pumping_hours), 3),
+  };
+}

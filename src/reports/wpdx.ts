@@ -1,0 +1,116 @@
+/**
+ * The live status of every borehole in the Water Point Data Exchange's terms (WPdx standard), so
+ * that the ministry can merge it into national water-point inventories. docs/reports.md lists the
+ * columns and how our statuses map onto WPdx's.
+ */
+import type { Alert } from '../alerts/alert.js';
+import type { Borehole } from '../config/registry.js';
+
+const OLC_ALPHABET = '23456789CFGHJMPQRVWX';
+
+/**
+ * The Open Location Code (plus code) of a point, 11 digits (about 3 m × 3 m): WPdx derives
+ * `wpdx_id` from it. Google's reference algorithm, in integer arithmetic as the reference does so
+ * that codes match digit for digit; the npm packages of it disagree with their own type definitions.
+ */
+export function plusCode(lat: number, lon: number): string {
+  const latPrecision = 8000 * 5 ** 5;
+  const lonPrecision = 8000 * 4 ** 5;
+  const clippedLat = Math.min(Math.max(lat, -90), 90);
+  const normalLon = ((((lon + 180) % 360) + 360) % 360) - 180;
+  let latVal = Math.floor(Math.round((clippedLat + 90) * latPrecision * 1e6) / 1e6);
+  let lonVal = Math.floor(Math.round((normalLon + 180) * lonPrecision * 1e6) / 1e6);
+  // The north pole itself has no cell above it: it belongs to the last one.
+  latVal = Math.min(latVal, 180 * latPrecision - 1);
+  let grid = '';
+  for (let i = 0; i < 5; i += 1) {
+    grid = (OLC_ALPHABET[(latVal % 5) * 4 + (lonVal % 4)] ?? '') + grid;
+    latVal = Math.floor(latVal / 5);
+    lonVal = Math.floor(lonVal / 4);
+  }
+  let pairs = '';
+  for (let i = 0; i < 5; i += 1) {
+    pairs = (OLC_ALPHABET[latVal % 20] ?? '') + (OLC_ALPHABET[lonVal % 20] ?? '') + pairs;
+    latVal = Math.floor(latVal / 20);
+    lonVal = Math.floor(lonVal / 20);
+  }
+  return `${pairs.slice(0, 8)}+${pairs.slice(8)}${grid.slice(0, 1)}`;
+}
+
+export type WpdxStatusId = 'Yes' | 'No' | 'Unknown';
+
+export interface WpdxRow {
+  wpdx_id: string;
+  report_date: string;
+  lat_deg: number;
+  lon_deg: number;
+  status_id: WpdxStatusId;
+  status_clean: string;
+  water_source_clean: string;
+  water_tech_clean: string;
+  management_clean: string;
+  clean_adm1: string;
+  clean_adm3: string;
+  water_point_name: string;
+  village: string;
+  orig_id: string;
+  source: string;
+}
+
+export const WPDX_COLUMNS: readonly (keyof WpdxRow)[] = [
+  'wpdx_id',
+  'report_date',
+  'lat_deg',
+  'lon_deg',
+  'status_id',
+  'status_clean',
+  'water_source_clean',
+  'water_tech_clean',
+  'management_clean',
+  'clean_adm1',
+  'clean_adm3',
+  'water_point_name',
+  'village',
+  'orig_id',
+  'source',
+];
+
+const DRY_FAULT = 'dry_run';
+
+/** WPdx's "is there water today" and its cleaned status, from our status and unresolved alerts. */
+export function wpdxStatus(status: 'ok' | 'alert' | 'offline' | 'unknown', unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[]): Pick<WpdxRow, 'status_id' | 'status_clean'> {
+  // A device that went quiet says nothing about the water: WPdx's "Unknown", not a guess.
+  if (status === 'unknown' || status === 'offline') return { status_id: 'Unknown', status_clean: '' };
+  const critical = unresolved.filter((alert) => alert.severity === 'critical');
+  if (critical.length > 0) {
+    const dry = critical.some((alert) => alert.rule === 'low_water' || alert.fault === DRY_FAULT);
+    return { status_id: 'No', status_clean: dry ? 'Non-Functional, dry' : 'Non-Functional' };
+  }
+  if (unresolved.length > 0) return { status_id: 'Yes', status_clean: 'Functional, needs repair' };
+  return { status_id: 'Yes', status_clean: 'Functional' };
+}
+
+export function wpdxRow(
+  borehole: Borehole,
+  status: 'ok' | 'alert' | 'offline' | 'unknown',
+  unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[],
+  reportDateMs: number,
+  source: string,
+): WpdxRow {
+  return {
+    wpdx_id: plusCode(borehole.location.lat, borehole.location.lon),
+    report_date: new Date(reportDateMs).toISOString(),
+    lat_deg: borehole.location.lat,
+    lon_deg: borehole.location.lon,
+    ...wpdxStatus(status, unresolved),
+    water_source_clean: 'Borehole',
+    water_tech_clean: 'Motorized Pump',
+    management_clean: 'Community Management',
+    clean_adm1: borehole.region,
+    clean_adm3: borehole.commune,
+    water_point_name: borehole.name,
+    village: borehole.village,
+    orig_id: borehole.id,
+    source,
+  };
+}

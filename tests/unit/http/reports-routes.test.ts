@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TOKEN_COOKIE } from '../../../src/http/pages/routes.js';
+import type { uptimeReportSchema } from '../../../src/http/routes/reports.js';
+import { plusCode } from '../../../src/reports/wpdx.js';
+import { bearer, seedNetwork, startHarness, TOKENS, type Harness } from './harness.js';
+import type { z } from 'zod';
+
+type Report = z.infer<typeof uptimeReportSchema>;
+const SECTION_7_FIELDS = ['hours_total', 'hours_down', 'hours_no_data', 'uptime_pct', 'coverage_pct', 'failures', 'mttr_hours', 'volume_m3', 'pumping_hours'];
+
+describe('uptime report routes', () => {
+  let h: Harness;
+
+  beforeEach(async () => {
+    h = await startHarness();
+    // At T0 (2026-02-05 10:00 Bamako): khabou has had a dry_run pump fault (critical) since 09:30.
+    seedNetwork(h);
+  });
+
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const get = (url: string, token: string = TOKENS.viewer, headers: Record<string, string> = {}) =>
+    h.app.inject({ method: 'GET', url, headers: { ...bearer(token), ...headers } });
+  const rowOf = (report: Report, id: string) => report.boreholes.find((row) => row.borehole === id);
+
+  it('reports a period up to now with the fields of section 7 for every borehole', async () => {
+    const response = await get('/api/reports/uptime?from=2026-02-05&to=2026-02-06');
+    expect(response.statusCode).toBe(200);
+    const report = response.json<Report>();
+    expect(report).toMatchObject({ from: '2026-02-05T00:00:00.000Z', to: '2026-02-06T00:00:00.000Z', tz: 'Africa/Bamako', complete: false });
+    expect(report.boreholes.map((row) => row.borehole).sort()).toEqual(['banamba', 'diamou', 'khabou', 'kolokani', 'segala', 'zegoua']);
+    for (const row of report.boreholes) expect(Object.keys(row)).toEqual(expect.arrayContaining(['borehole', ...SECTION_7_FIELDS]));
+    // 10 h elapsed, down since 09:30: 100 × (10 − 0.5) / 10.
+    expect(rowOf(report, 'khabou')).toMatchObject({ hours_total: 10, hours_down: 0.5, failures: 1, mttr_hours: null, uptime_pct: 95, coverage_pct: 100 });
+    // Never heard from: no uptime to speak of, and no coverage.
+    expect(rowOf(report, 'zegoua')).toMatchObject({ hours_no_data: 10, uptime_pct: null, coverage_pct: 0 });
+  });
+
+  it('reports last month by default, and in the time zone asked', async () => {
+    const report = (await get('/api/reports/uptime')).json<Report>();
+    expect(report).toMatchObject({ from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z', complete: true });
+    expect(rowOf(report, 'segala')?.hours_total).toBe(744);
+    const paris = (await get('/api/reports/uptime?from=2026-01-01&to=2026-02-01&tz=Europe/Paris')).json<Report>();
+    expect(paris).toMatchObject({ from: '2025-12-31T23:00:00.000Z', to: '2026-01-31T23:00:00.000Z', tz: 'Europe/Paris' });
+  });
+
+  it('answers CSV for format=csv and for Accept: text/csv', async () => {
+    for (const response of [await get('/api/reports/uptime?from=2026-02-01&to=2026-02-06&format=csv'), await get('/api/reports/uptime?from=2026-02-01&to=2026-02-06', TOKENS.viewer, { accept: 'text/csv' })]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^text\/csv/);
+      expect(response.headers['content-disposition']).toContain('uptime-2026-02-01-2026-02-06.csv');
+      const lines = response.body.trimEnd().split('\r\n');
+      expect(lines[0]).toBe('borehole,name,village,commune,region,from,to,hours_total,hours_down,hours_no_data,uptime_pct,coverage_pct,failures,repairs,mttr_hours,volume_m3,pumping_hours');
+      expect(lines).toHaveLength(7);
+      // The name with quotes and markup survives as one quoted cell.
+      expect(lines.find((line) => line.startsWith('zegoua,'))).toContain('"Forage <b>de</b> ""Zégoua"" & Cie"');
+    }
+  });
+
+  it.each([
+    ['from=2026-02-30&to=2026-03-01', /from/],
+    ['from=2026-03-01&to=2026-02-01', /after/],
+    ['from=2026-02-01', /both/],
+    ['from=2025-01-01&to=2026-06-01', /400 days/],
+    ['from=2026-02-01&to=2026-03-01&tz=Mars/Olympus', /time zone/],
+    ['from=01/02/2026&to=2026-03-01', /YYYY-MM-DD/],
+  ])('refuses %s with a sentence that says why', async (query, why) => {
+    const response = await get(`/api/reports/uptime?${query}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.json<{ message: string }>().message).toMatch(why);
+  });
+
+  it('needs a token, and gives a region-limited token only its region', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/api/reports/uptime' })).statusCode).toBe(401);
+    const limited = (await get('/api/reports/uptime', TOKENS.koulikoroViewer)).json<Report>();
+    expect(limited.boreholes.map((row) => row.borehole).sort()).toEqual(['banamba', 'kolokani']);
+    const kayes = (await get('/api/reports/uptime?region=Kayes')).json<Report>();
+    expect(kayes.boreholes.map((row) => row.borehole).sort()).toEqual(['diamou', 'khabou', 'segala']);
+  });
+
+  it('answers 503 when the time-series store does not', async () => {
+    h.failingSeries.add('khabou');
+    const response = await get('/api/reports/uptime?from=2026-02-01&to=2026-02-06');
+    expect(response.statusCode).toBe(503);
+    expect(response.json<{ error: string }>().error).toBe('store_unavailable');
+  });
+
+  it('lists archived reports and serves each as it was generated, to each token its rows', async () => {
+    const report = (await get('/api/reports/uptime?from=2026-01-01&to=2026-02-01')).json<Report>();
+    h.store.archiveReport({ kind: 'month', fromMs: Date.parse(report.from), toMs: Date.parse(report.to), tz: 'Africa/Bamako', generatedAtMs: h.clock.nowMs, body: JSON.stringify(report) });
+    const list = (await get('/api/reports')).json<{ items: { kind: string; url: string; from: string }[] }>();
+    expect(list.items).toEqual([expect.objectContaining({ kind: 'month', from: '2026-01-01T00:00:00.000Z', url: '/api/reports/archive/month/2026-01-01' })]);
+    const archived = await get('/api/reports/archive/month/2026-01-01');
+    expect(archived.json<Report>()).toEqual(report);
+    expect((await get('/api/reports/archive/month/2026-01-01', TOKENS.koulikoroViewer)).json<Report>().boreholes).toHaveLength(2);
+    expect((await get('/api/reports/archive/month/2026-01-01?format=csv')).body.trimEnd().split('\r\n')).toHaveLength(7);
+    expect((await get('/api/reports/archive/week/2026-01-05')).statusCode).toBe(404);
+    expect((await get('/api/reports/archive/month/2026-13-01')).statusCode).toBe(400);
+  });
+
+  it('exports the live status in WPdx columns', async () => {
+    const response = await get('/api/reports/wpdx');
+    const body = response.json<{ report_date: string; items: Record<string, unknown>[] }>();
+    const byId = new Map(body.items.map((item) => [item.orig_id, item]));
+    // A dry-running pump: no water, and WPdx's "dry".
+    expect(byId.get('khabou')).toMatchObject({ wpdx_id: plusCode(14.4469, -11.4445), lat_deg: 14.4469, lon_deg: -11.4445, status_id: 'No', status_clean: 'Non-Functional, dry', clean_adm1: 'Kayes' });
+    expect(byId.get('segala')).toMatchObject({ status_id: 'Yes', status_clean: 'Functional' });
+    // A low_water warning: water still flows, the borehole needs attention.
+    expect(byId.get('kolokani')).toMatchObject({ status_id: 'Yes', status_clean: 'Functional, needs repair' });
+    // Silent devices say nothing of the water.
+    expect(byId.get('diamou')).toMatchObject({ status_id: 'Unknown' });
+    expect(byId.get('zegoua')).toMatchObject({ status_id: 'Unknown' });
+    const csv = await get('/api/reports/wpdx?format=csv');
+    expect(csv.body.split('\r\n')[0]).toBe('wpdx_id,report_date,lat_deg,lon_deg,status_id,status_clean,water_source_clean,water_tech_clean,management_clean,clean_adm1,clean_adm3,water_point_name,village,orig_id,source');
+  });
+
+  describe('the report page', () => {
+    const page = (url: string, token: string = TOKENS.viewer) => h.app.inject({ method: 'GET', url, headers: { accept: 'text/html', cookie: `${TOKEN_COOKIE}=${token}` } });
+
+    it('shows the network, a chart and a table per region, in French', async () => {
+      const response = await page('/reports?from=2026-02-01&to=2026-02-06');
+      expect(response.statusCode).toBe(200);
+      const text = response.body;
+      expect(text).toContain('Rapport de disponibilité des forages');
+      expect(text).toContain('Région de Kayes');
+      expect(text).toContain('Région de Koulikoro');
+      expect(text).toContain('class="uptime-chart"');
+      expect(text).toContain('période en cours');
+      // Markup in a name is text.
+      expect(text).toContain('Forage &lt;b&gt;de&lt;/b&gt;');
+      expect(text).toContain('href="/reports/uptime.csv?from=2026-02-01&amp;to=2026-02-06"');
+    });
+
+    it('refuses a bad period with a page, and sends to login without a token', async () => {
+      expect((await page('/reports?from=2026-02-31&to=2026-03-01')).statusCode).toBe(400);
+      const anonymous = await h.app.inject({ method: 'GET', url: '/reports', headers: { accept: 'text/html' } });
+      expect(anonymous.statusCode).toBe(303);
+      expect(anonymous.headers.location).toMatch(/^\/login/);
+    });
+
+    it('downloads the table and the WPdx export with the page cookie, limited to the token regions', async () => {
+      const csv = await page('/reports/uptime.csv?from=2026-02-01&to=2026-02-06', TOKENS.koulikoroViewer);
+      expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+      expect(csv.body.trimEnd().split('\r\n')).toHaveLength(3);
+      const wpdx = await page('/reports/wpdx.csv');
+      expect(wpdx.body.trimEnd().split('\r\n')).toHaveLength(7);
+    });
+  });
+});
