@@ -225,6 +225,29 @@ describe.skipIf(!haveChromium || serverSource === 'none')('the pages in Chromium
     expect(problems).toEqual([]);
   });
 
+  it("prints the last week's uptime report: the network, a chart and a table per region, without the form", async () => {
+    const page = await newPage(1280);
+    await logIn(page, VIEWER_TOKEN);
+    const day = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY_MS).toISOString().slice(0, 10);
+    await page.goto(`${service.url}/reports?from=${day(-7)}&to=${day(1)}`);
+    expect(await page.locator('h1').textContent()).toBe('Rapport de disponibilité des forages');
+    expect(await page.locator('.uptime-chart .bar').count()).toBe(registry.boreholes.size);
+    // Khabou has been down for two hours: below 100 %, and named in its region's table.
+    const khabouRow = page.locator('table.report tr', { hasText: 'Khabou' });
+    expect(await khabouRow.locator('td.num').first().textContent()).toMatch(/^\d{2},\d %$|^\d{2} %$/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'report.png'), fullPage: true });
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.locator('.period-form').isVisible()).toBe(false);
+    expect(await page.locator('.report-region').first().isVisible()).toBe(true);
+    const pdf = await page.pdf({ format: 'A4' });
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    await page.setViewportSize({ width: 390, height: 900 });
+    await page.emulateMedia({ media: 'screen' });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await page.context().close();
+    expect(problems).toEqual([]);
+  });
+
   it('reads well on a phone, for a viewer who sees no buttons and no phone numbers', async () => {
     const page = await newPage(390);
     await logIn(page, VIEWER_TOKEN);
