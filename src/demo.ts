@@ -21,7 +21,7 @@ import { loadScenario } from '../firmware-sim/scenarios.js';
 import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { loadRegistry } from './config/registry.js';
-import { createLogger } from './observability/logger.js';
+import { configSecrets, createLogger } from './observability/logger.js';
 import { startService, type RunningService } from './service.js';
 
 const DAY_MS = 86_400_000;
@@ -133,7 +133,7 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
   const registry = await loadRegistry(config.boreholesFile);
   const scenario = await loadScenario(packageFile(join('firmware-sim', 'scenarios', 'khabou-demo.yaml')));
 

@@ -5,7 +5,7 @@
 import { loadConfig } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { loadRegistry } from './config/registry.js';
-import { createLogger } from './observability/logger.js';
+import { configSecrets, createLogger } from './observability/logger.js';
 import { startService } from './service.js';
 
 async function main(): Promise<void> {
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
   let service;
   try {
     service = await startService({ config, registry, log });

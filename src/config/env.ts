@@ -143,7 +143,8 @@ export const envSchema = z
     DEAD_LETTER_LIMIT: integer(10, 1_000_000, 1000),
     HTTP_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     HTTP_PORT: integer(0, 65535, 8080),
-    SMS_INBOUND_TOKEN: optionalText,
+    // Anyone who knows it can acknowledge alerts by posting fake replies: as long as an API token.
+    SMS_INBOUND_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters (openssl rand -hex 24)').optional()),
     SMS_PUBLIC_URL: urlWithProtocols(['http:', 'https:']),
     SMS_PER_HOUR_LIMIT: integer(1, 1000, 6),
     API_TOKENS: apiTokensSchema,

@@ -151,13 +151,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  const auth = new TokenAuth(deps.apiTokens, new FailedAuthLimiter(deps.failedAuthLimits ?? DEFAULT_FAILED_AUTH_LIMITS, now));
+  // One count of failures per address for API tokens, page cookies and the SMS webhooks' secrets.
+  const failedAuth = new FailedAuthLimiter(deps.failedAuthLimits ?? DEFAULT_FAILED_AUTH_LIMITS, now);
+  const auth = new TokenAuth(deps.apiTokens, failedAuth);
   // Without a registry, a region-limited token sees nothing (it cannot be told what is in its regions).
   const scope = new Scope(deps.network?.registry.boreholes ?? new Map());
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
   await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
   if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });
-  if (deps.smsInbound) await app.register(smsInboundRoutes, deps.smsInbound);
+  if (deps.smsInbound) await app.register(smsInboundRoutes, { ...deps.smsInbound, failedAuth });
   if (deps.alerts && deps.network) {
     await app.register(boreholeRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, now });
     if (deps.reports) await app.register(reportRoutes, { auth, reports: deps.reports, alerts: deps.alerts, network: deps.network, scope, now, timeZone });

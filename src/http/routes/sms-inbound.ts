@@ -6,6 +6,9 @@
  *   which is not signed, so the token travels in the URL configured at the provider.
  * Without the secret a route answers 403 and does nothing; with it, the command is handled (a
  * number not in the registry changes nothing and gets no answer) and the route answers 200.
+ * A wrong secret counts against the client address like a wrong API token (same limiter, so a
+ * guesser gets 10 tries a minute across the API and these routes together, then 429); the tokens
+ * are checked before the body is read, so a guesser cannot make the service parse anything.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -17,6 +20,7 @@ import {
   type InboundParseResult,
   type InboundSms,
 } from '../../notify/gateways/inbound.js';
+import { FailedAuthLimiter } from '../failed-auth-limiter.js';
 
 export interface SmsInboundDeps {
   /** SMS_INBOUND_TOKEN; undefined: the webhook and Africa's Talking routes are closed. */
@@ -26,7 +30,12 @@ export interface SmsInboundDeps {
   /** The service's public base URL as Twilio calls it (SMS_PUBLIC_URL), for the signature. */
   publicUrl: string | undefined;
   handle: (sms: InboundSms) => string;
+  /** Failed authentications per client address; buildApp passes the API's. Absent: one of its own. */
+  failedAuth?: FailedAuthLimiter;
 }
+
+/** A reply by SMS is one short text: 16 KiB is far more than any gateway sends. */
+export const SMS_INBOUND_BODY_LIMIT = 16 * 1024;
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -48,22 +57,59 @@ async function respond(reply: FastifyReply, parsed: InboundParseResult, handle: 
 
 const forbidden = (reply: FastifyReply, what: string) => reply.code(403).send({ error: 'forbidden', message: what });
 
+const tooMany = (reply: FastifyReply, waitMs: number) => {
+  const seconds = Math.ceil(waitMs / 1000);
+  return reply
+    .code(429)
+    .header('retry-after', String(seconds))
+    .send({ error: 'too_many_requests', message: `too many failed authentications from this address; retry in ${seconds} s` });
+};
+
 export const smsInboundRoutes: FastifyPluginAsync<SmsInboundDeps> = async (app, deps) => {
+  const limiter = deps.failedAuth ?? new FailedAuthLimiter();
   // Twilio and Africa's Talking post forms; the raw text is kept for the signature check.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SMS_INBOUND_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  app.post('/api/sms/inbound', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    if (!sameSecret(bearer, deps.inboundToken)) return forbidden(reply, 'a valid SMS_INBOUND_TOKEN is required');
-    return respond(reply, parseWebhookInbound(request.body), deps.handle);
-  });
+  /** An onRequest check of a token presented outside the body: refused before anything is read. */
+  const tokenGate =
+    (presentedOf: (request: FastifyRequest) => string | undefined, what: string) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const waitMs = limiter.retryAfterMs(request.ip);
+      if (waitMs > 0) {
+        await tooMany(reply, waitMs);
+        return;
+      }
+      const presented = presentedOf(request);
+      if (sameSecret(presented, deps.inboundToken)) return;
+      // As for API tokens, a request without any token is not counted.
+      if (presented !== undefined && presented !== '') limiter.fail(request.ip);
+      await forbidden(reply, what);
+    };
 
-  app.post('/api/sms/inbound/twilio', { schema: { hide: true } }, async (request: FastifyRequest, reply) => {
+  app.post(
+    '/api/sms/inbound',
+    {
+      schema: { hide: true },
+      bodyLimit: SMS_INBOUND_BODY_LIMIT,
+      onRequest: tokenGate((request) => /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1], 'a valid SMS_INBOUND_TOKEN is required'),
+    },
+    async (request: FastifyRequest, reply) => respond(reply, parseWebhookInbound(request.body), deps.handle),
+  );
+
+  app.post('/api/sms/inbound/twilio', {
+    schema: { hide: true },
+    bodyLimit: SMS_INBOUND_BODY_LIMIT,
+    onRequest: async (request, reply) => {
+      const waitMs = limiter.retryAfterMs(request.ip);
+      if (waitMs > 0) await tooMany(reply, waitMs);
+    },
+  }, async (request: FastifyRequest, reply) => {
     const raw = typeof request.body === 'string' ? request.body : '';
     const fields = formFields(raw);
     const base = deps.publicUrl ?? `${request.protocol}://${request.headers.host ?? request.hostname}`;
     const signature = request.headers['x-twilio-signature'];
     if (deps.twilioAuthToken === undefined || !verifyTwilioSignature(deps.twilioAuthToken, `${base.replace(/\/$/, '')}${request.url}`, fields, typeof signature === 'string' ? signature : undefined)) {
+      if (typeof signature === 'string' && signature !== '') limiter.fail(request.ip);
       return forbidden(reply, 'the X-Twilio-Signature does not match');
     }
     const parsed = parseTwilioInbound(fields);
@@ -73,9 +119,19 @@ export const smsInboundRoutes: FastifyPluginAsync<SmsInboundDeps> = async (app, 
     return reply.code(200).header('content-type', 'text/xml').send('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
   });
 
-  app.post<{ Querystring: { token?: string } }>('/api/sms/inbound/africastalking', { schema: { hide: true } }, async (request, reply) => {
-    if (!sameSecret(request.query.token, deps.inboundToken)) return forbidden(reply, 'a valid token is required in the callback URL');
-    const raw = typeof request.body === 'string' ? request.body : '';
-    return respond(reply, parseAfricasTalkingInbound(formFields(raw)), deps.handle);
-  });
+  app.post<{ Querystring: { token?: string } }>(
+    '/api/sms/inbound/africastalking',
+    {
+      schema: { hide: true },
+      bodyLimit: SMS_INBOUND_BODY_LIMIT,
+      onRequest: tokenGate((request) => {
+        const token = (request.query as { token?: unknown }).token;
+        return typeof token === 'string' ? token : undefined;
+      }, 'a valid token is required in the callback URL'),
+    },
+    async (request, reply) => {
+      const raw = typeof request.body === 'string' ? request.body : '';
+      return respond(reply, parseAfricasTalkingInbound(formFields(raw)), deps.handle);
+    },
+  );
 };

@@ -84,11 +84,15 @@ export function reasonForStatus(status: number): FailureReason {
 /**
  * A provider's own explanation, safe to put in an error message: phone numbers are masked (error
  * texts such as Twilio's quote the number, and error messages end up in logs and outbox rows) and
- * the length is bounded. Never pass anything that could hold a credential through here.
+ * the length is bounded. A provider that echoes the request's credentials (an `Authorization`
+ * header, an API key or token) has them cut too: `Bearer`/`Basic` values, and any run of 16 or more
+ * letters and digits mixed, which no explanation meant for people contains (docs/security.md).
  */
 export function providerText(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   const cleaned = text
+    .replace(/\b(?:Bearer|Basic)\s+\S+/g, '[credentials]')
+    .replace(/[A-Za-z0-9_+=-]{16,}/g, (run) => (/\d/.test(run) && /[A-Za-z]/.test(run) ? '[credentials]' : run))
     .replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]')
     .replace(/\s+/g, ' ')
     .trim();

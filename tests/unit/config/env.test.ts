@@ -143,6 +143,10 @@ describe('environment configuration', () => {
     expect(config.mqtt.protocolVersion).toBe(4);
   });
 
+  it('refuses an SMS inbound token shorter than an API token, naming the variable', () => {
+    expect(() => loadConfig({ SMS_INBOUND_TOKEN: 'short' })).toThrow(/SMS_INBOUND_TOKEN.*16 characters/);
+  });
+
   it('treats an empty credential or SMS token as unset, not as an empty secret', () => {
     // What `FOO=` in an env file or `${FOO:-}` in compose produces: an optional secret left blank.
     const config = loadConfig({

@@ -23,7 +23,7 @@ describe('console gateway', () => {
 
     expect(lines).toHaveLength(1);
     const entry = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-    expect(entry).toMatchObject({ component: 'sms', smsId: 'sms-1', to: '[redacted]', text: MESSAGE.text });
+    expect(entry).toMatchObject({ component: 'sms', smsId: 'sms-1', to: '+22376****01', text: MESSAGE.text });
     expect(lines[0]).not.toContain('76000001');
     expect(gateway.name).toBe('console');
   });
