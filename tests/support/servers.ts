@@ -446,3 +446,59 @@ export async function startInfluxd(opts: { port?: number } = {}): Promise<Influx
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mosquitto with a configuration of the caller's (the compose set-up's, rewritten for a test)
+
+export interface MosquittoConfigContext {
+  host: string;
+  port: number;
+  /** A new temporary directory, the server's working directory; the caller's files go here. */
+  dataDir: string;
+}
+
+/**
+ * Mosquitto run with the configuration `render` returns. `prepare` runs first, to write the files
+ * that configuration names into `dataDir` (password file, ACL) and set their owners. Mosquitto
+ * started as root drops to its `mosquitto` user unless the configuration says `user root`, so the
+ * directory and files must suit the user the configuration makes it run as.
+ */
+export async function startMosquittoWithConfig(
+  render: (context: MosquittoConfigContext) => string,
+  opts: { port?: number; prepare?: (context: MosquittoConfigContext) => void | Promise<void> } = {},
+): Promise<MosquittoServer> {
+  const command = requireBinary('mosquitto');
+  const port = opts.port ?? (await freePort());
+  const dataDir = makeTempDir('mosquitto-custom');
+  const context: MosquittoConfigContext = { host: HOST, port, dataDir };
+  await opts.prepare?.(context);
+  const configFile = join(dataDir, 'mosquitto.conf');
+  writeFileSync(configFile, render(context));
+
+  const managed = new ManagedProcess({
+    name: `mosquitto (custom configuration) on port ${port}`,
+    command,
+    args: ['-c', configFile],
+    port,
+    dataDir,
+    logFiles: [join(dataDir, 'output.log')],
+    isReady: () => acceptsTcp(port),
+  });
+  await managed.start();
+
+  return {
+    url: `mqtt://${HOST}:${port}`,
+    port,
+    dataDir,
+    start: () => managed.start(),
+    stop: () => managed.stop(),
+    restart: async () => {
+      await managed.stop();
+      await managed.start();
+    },
+    kill: () => managed.kill(),
+    get pid() {
+      return managed.pid;
+    },
+  };
+}
