@@ -36,6 +36,8 @@ export interface ServiceDeps {
   now?: () => number;
   /** Rules tick interval; the contract asks for at least every 10 s. */
   tickIntervalMs?: number;
+  /** How long after start-up the uptime reports catch up (docs/reports.md); default 2 minutes. */
+  reportStartDelayMs?: number;
 }
 
 export interface RunningService {
@@ -52,7 +54,7 @@ export interface RunningService {
 /** How long a clean shutdown keeps sending the journal to the store before leaving it for next time. */
 const SHUTDOWN_FLUSH_MS = 5000;
 
-export async function startService({ config, registry, log, now = Date.now, tickIntervalMs }: ServiceDeps): Promise<RunningService> {
+export async function startService({ config, registry, log, now = Date.now, tickIntervalMs, reportStartDelayMs }: ServiceDeps): Promise<RunningService> {
   // MQTT_URL and INFLUX_URL unset: the embedded broker and time-series store (CONTRACT.md section 8).
   const journal = new Journal({
     dir: join(config.dataDir, 'journal'),
@@ -175,6 +177,8 @@ export async function startService({ config, registry, log, now = Date.now, tick
           host: config.mqtt.embedded.host,
           port: config.mqtt.embedded.port,
           onListeningChange: (listening) => metrics.mqttConnected.set(listening ? 1 : 0),
+          // Cut before its payload was read: counted and logged (with the address), not dead-lettered.
+          onOversizePacket: () => metrics.rejected.inc({ reason: 'oversize' }),
         })
       : new MqttSource({
           ...intake,
@@ -201,6 +205,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
     writeUptime: (report, kind, period) =>
       writeLines(report.boreholes.map((row) => uptimeLine({ ...row, ...boreholeTags(registry, row.borehole) }, kind, period.fromMs))),
     writeRegistry: () => writeLines([...registry.boreholes.values()].map((borehole) => registryLine(borehole, now()))),
+    ...(reportStartDelayMs === undefined ? {} : { startDelayMs: reportStartDelayMs }),
   });
 
   const app = await buildApp({

@@ -23,6 +23,7 @@
  * reserved to the broker.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { guardSocket } from './packet-guard.js';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
@@ -40,7 +41,15 @@ export interface EmbeddedBrokerOptions {
   onCommitError?(error: unknown): void;
   /** The broker started or stopped listening. */
   onListeningChange?(listening: boolean): void;
+  /** A client announced a packet over MAX_PACKET_BYTES and was disconnected before sending it. */
+  onOversizePacket?(announcedBytes: number): void;
 }
+
+/**
+ * The largest packet a device may send: the contract's 256 KiB payload, plus room for the topic
+ * and MQTT 5 properties. Beyond it the connection is cut before the packet is read.
+ */
+export const MAX_PACKET_BYTES = 256 * 1024 + 64 * 1024;
 
 type AuthorizeCallback = (error?: Error | null) => void;
 
@@ -77,7 +86,12 @@ export class EmbeddedBroker {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      broker.handle(socket);
+      broker.handle(
+        guardSocket(socket, MAX_PACKET_BYTES, (error) => {
+          log.warn({ announcedBytes: error.announcedBytes, limitBytes: error.limitBytes, remote: socket.remoteAddress }, 'mqtt packet over the size limit; connection closed');
+          this.options.onOversizePacket?.(error.announcedBytes);
+        }),
+      );
     });
     try {
       await new Promise<void>((resolve, reject) => {

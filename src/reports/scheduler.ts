@@ -29,6 +29,12 @@ export interface ReportSchedulerOptions {
   /** Points for the time-series store: a day's `uptime` lines, and the `registry` lines. */
   writeUptime: (report: UptimeReport, kind: PeriodKind, period: Period) => void;
   writeRegistry: () => void;
+  /**
+   * How long after start-up the catching up waits (default 2 minutes): devices that held readings
+   * while the service was down send them when it comes back, and a report made before they arrive
+   * would call those hours "no data" in the archive for good.
+   */
+  startDelayMs?: number;
 }
 
 /** Five past midnight: readings of the last minutes of the day have had time to arrive. */
@@ -43,6 +49,8 @@ const FIRST_RUN_BACKLOG: Record<PeriodKind, number> = { day: 7, week: 1, month: 
 /** Days are not archived: a year of them for thousands of boreholes is the time-series store's job. */
 const ARCHIVED: ReadonlySet<PeriodKind> = new Set(['week', 'month']);
 
+const DEFAULT_START_DELAY_MS = 2 * 60_000;
+
 /** After a failed run (the store down at start-up, say), the next try comes sooner than the next night. */
 const RETRY_MS = 10 * 60_000;
 
@@ -50,14 +58,15 @@ export class ReportScheduler {
   private task: ScheduledTask | null = null;
   private running: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private firstRun: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(private readonly options: ReportSchedulerOptions) {}
 
-  /** Catches up, then runs every night; returns once the catching up is under way. */
+  /** Runs every night, and catches up shortly after start-up. */
   start(): void {
     this.task = cron.schedule(NIGHTLY, () => this.runDue(), { timezone: this.options.tz, name: 'uptime-reports', noOverlap: true });
-    void this.runDue();
+    this.firstRun = setTimeout(() => void this.runDue(), this.options.startDelayMs ?? DEFAULT_START_DELAY_MS).unref();
   }
 
   get nextRun(): Date | null {
@@ -109,6 +118,7 @@ export class ReportScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.firstRun) clearTimeout(this.firstRun);
     await this.task?.destroy();
     this.task = null;
   }

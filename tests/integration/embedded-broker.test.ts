@@ -112,6 +112,43 @@ describe('EmbeddedBroker: acknowledgement after the commit', () => {
     expect(handled.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('cuts a client that announces a packet over the limit before reading it, and keeps serving the others', async () => {
+    const handled: IncomingMessage[] = [];
+    const oversize: number[] = [];
+    broker = new EmbeddedBroker({
+      host: '127.0.0.1',
+      port: await freePort(),
+      topicRoot: 'boreholes',
+      log: silent,
+      handle: (m) => handled.push(m),
+      commit: () => undefined,
+      onOversizePacket: (bytes) => oversize.push(bytes),
+    });
+    await broker.start();
+    const url = broker.url;
+    // A 250 KiB payload is within the contract's 256 KiB: it reaches the ingest (which judges it).
+    const honest = await device(url, 'honest');
+    clients.push(honest);
+    await honest.publishAsync('boreholes/khabou/flow', 'x'.repeat(250 * 1024), { qos: 1 });
+    expect(handled).toHaveLength(1);
+    // A raw client announces a 200 MB PUBLISH: only the header was read when the connection dropped.
+    const { port } = new URL(url);
+    const raw = connect(Number(port), '127.0.0.1');
+    // The reset is the point: the broker hangs up mid-packet.
+    raw.on('error', () => undefined);
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    const connectPacket = Buffer.from([0x10, 0x0f, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x03, 0x62, 0x69, 0x67]);
+    raw.write(connectPacket);
+    const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    // PUBLISH QoS 0, remaining length 200,000,000 (varint 0x80 0x84 0xaf 0x5f), then a first slice.
+    raw.write(Buffer.concat([Buffer.from([0x30, 0x80, 0x84, 0xaf, 0x5f]), Buffer.alloc(64 * 1024)]));
+    await closed;
+    expect(oversize).toEqual([200_000_000]);
+    // The honest device is still served.
+    await honest.publishAsync('boreholes/khabou/flow', JSON.stringify({ rate_lpm: 1 }), { qos: 1 });
+    expect(handled).toHaveLength(2);
+  });
+
   it('takes only the topics the service subscribes to, brokers the rest, and keeps $SYS to itself', async () => {
     const handled: IncomingMessage[] = [];
     const url = await startBroker(() => undefined, handled);

@@ -152,7 +152,7 @@ describe.skipIf(serverSource === 'none')('the report schedule of a running servi
   it('reports the last week and month at first start-up: archived, and `uptime` and `registry` points in InfluxDB', async () => {
     const bucket = inject('influxBucket') || serviceUnique.replace(/-/g, '_');
     const registry = buildRegistry(registryFileSchema.parse({ boreholes: boreholeIds.map((id, i) => registryEntry(id, i)) }));
-    const service = await startService({ config: testConfig({ ...serverEnv(serviceUnique, bucket), DATA_DIR: dataDir }), registry, log: pino({ level: 'silent' }) });
+    const service = await startService({ config: testConfig({ ...serverEnv(serviceUnique, bucket), DATA_DIR: dataDir }), registry, log: pino({ level: 'silent' }), reportStartDelayMs: 0 });
     try {
       const client = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken'), org: inject('influxOrg'), bucket }, pino({ level: 'silent' }));
       const count = async (query: string): Promise<number> => {
