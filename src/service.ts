@@ -60,7 +60,14 @@ export async function startService({ config, registry, log, now = Date.now, tick
     dir: join(config.dataDir, 'journal'),
     fsyncIntervalMs: config.journal.fsyncIntervalMs,
     now,
-    onCorruption: (info) => log.error(info, 'journal tail was torn (crash or power cut); cut it off'),
+    onCorruption: (info) =>
+      log.error(
+        info,
+        info.kind === 'torn_tail'
+          ? 'journal tail was torn (crash or power cut); cut it off'
+          : 'journal segment damaged: valid records kept, the segment quarantined for inspection',
+      ),
+    onError: (info) => log.error(info, 'journal operation failed'),
   });
   await journal.open();
   const deadLetters = new DeadLetterLog(join(config.dataDir, 'dead-letters'), config.deadLetterLimit);
@@ -70,6 +77,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
   const store = new SqliteStore(join(config.dataDir, 'state.db'));
   const metrics = createMetrics({
     journalStats: () => journal.stats(),
+    journalDamage: () => journal.damage,
     now,
     unresolvedAlerts: () => store.unresolvedCounts(),
     lateReadings: () => rules.lateReadingCount,

@@ -26,6 +26,9 @@ export interface DeadLetter {
 export class DeadLetterLog {
   private entries: DeadLetter[] = [];
   private linesInCurrent = 0;
+  /** A failed append may have left half a line: the next one starts on a line of its own. */
+  private tornLine = false;
+  private writeError: unknown = null;
   private readonly currentPath: string;
   private readonly previousPath: string;
 
@@ -45,15 +48,36 @@ export class DeadLetterLog {
     this.entries = [...previous, ...current].slice(-this.limit);
   }
 
-  add(entry: DeadLetter): void {
+  /**
+   * Keeps the entry; returns false when it could not be written to disk (a full disk, say). It
+   * never throws: a rejected message is acknowledged whatever happens to its dead letter, and a
+   * throw here would take the ingest path down with it. Such an entry is kept in memory only.
+   */
+  add(entry: DeadLetter): boolean {
     this.entries.push(entry);
     if (this.entries.length > this.limit) this.entries.splice(0, this.entries.length - this.limit);
-    if (this.linesInCurrent >= this.limit) {
-      renameSync(this.currentPath, this.previousPath);
-      this.linesInCurrent = 0;
+    try {
+      if (this.linesInCurrent >= this.limit) {
+        renameSync(this.currentPath, this.previousPath);
+        this.linesInCurrent = 0;
+        this.tornLine = false;
+      }
+      // The reader skips the empty line this may make.
+      appendFileSync(this.currentPath, `${this.tornLine ? '\n' : ''}${JSON.stringify(entry)}\n`);
+    } catch (error) {
+      this.writeError = error;
+      this.tornLine = true;
+      return false;
     }
-    appendFileSync(this.currentPath, `${JSON.stringify(entry)}\n`);
+    this.tornLine = false;
+    this.writeError = null;
     this.linesInCurrent += 1;
+    return true;
+  }
+
+  /** Why the last write failed; null when it succeeded. */
+  get lastWriteError(): unknown {
+    return this.writeError;
   }
 
   /** Newest first. */

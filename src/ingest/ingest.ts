@@ -25,7 +25,7 @@ export type ReadingsListener = (readings: readonly Reading[]) => void;
 export interface IngestOptions {
   topicRoot: string;
   registry: Registry;
-  journal: Pick<Journal, 'append' | 'commit'>;
+  journal: Pick<Journal, 'append' | 'commit' | 'failedCommits'>;
   deadLetters: DeadLetterLog;
   metrics: Metrics;
   now: () => number;
@@ -38,6 +38,11 @@ export class Ingest {
   private readonly context: DecodeContext;
   private readonly encoder: ReadingEncoder;
   private uncommitted: Reading[] = [];
+  /** Readings appended since the last commit, by kind: counted as accepted once committed. */
+  private uncommittedCounts = new Map<string, number>();
+  /** The journal's failed commits when this group's first record was appended; null: none appended. */
+  private failedCommitsAtFirstAppend: number | null = null;
+  private deadLetterWritesFailing = false;
 
   constructor(private readonly options: IngestOptions) {
     this.context = {
@@ -63,8 +68,9 @@ export class Ingest {
     const toStore = message.retained ? readings.filter((r) => r.kind !== 'status') : readings;
     if (toStore.length > 0) {
       const lines = toStore.map((reading) => this.encoder.line(reading));
+      this.failedCommitsAtFirstAppend ??= this.options.journal.failedCommits;
       this.options.journal.append(lines, receivedAtMs);
-      metrics.readings.inc({ kind }, toStore.length);
+      this.uncommittedCounts.set(kind, (this.uncommittedCounts.get(kind) ?? 0) + toStore.length);
     }
     // The rules see what was stored: a retained status replayed on subscribe is not news.
     if (this.options.onAccepted) this.uncommitted.push(...toStore);
@@ -76,9 +82,28 @@ export class Ingest {
    */
   commit(): void {
     const readings = this.uncommitted;
+    const counts = this.uncommittedCounts;
+    const failedBefore = this.failedCommitsAtFirstAppend;
     this.uncommitted = [];
-    this.options.journal.commit();
-    if (readings.length > 0) this.options.onAccepted?.(readings);
+    this.uncommittedCounts = new Map();
+    this.failedCommitsAtFirstAppend = null;
+    const { journal, metrics, log } = this.options;
+    journal.commit();
+    // Something else committing between our append and now (alert points from an HTTP request
+    // handled in the same turn) takes our records down with it when its commit fails: then
+    // nothing of this group is on the journal, although our own commit found nothing to write.
+    if (failedBefore !== null && journal.failedCommits !== failedBefore) {
+      throw new Error('the journal lost this group in a failed commit');
+    }
+    for (const [kind, count] of counts) metrics.readings.inc({ kind }, count);
+    if (readings.length === 0) return;
+    try {
+      this.options.onAccepted?.(readings);
+    } catch (error) {
+      // The readings are durable and must be acknowledged: a failing listener (say, the rules'
+      // SQLite on a full disk) is no reason to have the broker deliver them again.
+      log.error({ err: error }, 'a listener of accepted readings failed');
+    }
   }
 
   /** Records a reading that the store itself refused for good (say, a field type conflict). */
@@ -98,7 +123,7 @@ export class Ingest {
     const { metrics, deadLetters, log } = this.options;
     metrics.rejected.inc({ reason: rejection.reason });
     log.warn({ topic: message.topic, reason: rejection.reason, detail: rejection.detail, index: rejection.index }, 'message rejected');
-    deadLetters.add({
+    const persisted = deadLetters.add({
       received_at: new Date(receivedAtMs).toISOString(),
       topic: message.topic,
       reason: rejection.reason,
@@ -108,5 +133,14 @@ export class Ingest {
       payload_bytes: message.payload.length,
     });
     metrics.deadLetters.set(deadLetters.size);
+    // Said once when the dead-letter file stops taking entries (a full disk) and once when it
+    // takes them again, not at every rejected message in between.
+    if (!persisted && !this.deadLetterWritesFailing) {
+      this.deadLetterWritesFailing = true;
+      log.error({ err: deadLetters.lastWriteError }, 'dead letters cannot be written to disk; kept in memory only until the disk takes them again');
+    } else if (persisted && this.deadLetterWritesFailing) {
+      this.deadLetterWritesFailing = false;
+      log.info('dead letters are written to disk again');
+    }
   }
 }

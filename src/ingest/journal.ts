@@ -10,18 +10,45 @@
  *
  *     <line protocol, one line per point>\n ... #<crc32 hex> <points> <receivedAtMs>\n
  *
- * The trailer's CRC covers the lines before it, so a torn write at the end of a segment (power
- * cut, disk full) is detected on start-up and cut off.
+ * The trailer's CRC covers the lines before it, and its point count must equal their number.
+ *
+ * Damage found when a segment is read back:
+ * - after the last valid record, with no complete record in it (half a record, a zero-filled
+ *   tail): what a crash or a power cut leaves. It is cut off (`onCorruption`, kind `torn_tail`).
+ *   Those bytes were never a whole record, so there is nothing in them to keep.
+ * - anything else (a record with a complete trailer whose CRC fails, damage with valid records
+ *   after it): the disk changed bytes that had been written whole, so acknowledged readings may
+ *   be in them. Every valid record, before and after the damage, is still sent; the segment is
+ *   kept in `dir/quarantine/` for an operator (`onCorruption`, kind `damaged`), never deleted.
  *
  * Durability: `commit()` hands the bytes to the kernel with write(2), so a crash of the process
  * loses nothing acknowledged after it. The data reaches the disk at the next fdatasync, every
  * `fsyncIntervalMs` and at shutdown: a power cut can cost the readings acknowledged in that last
  * interval. `fsyncIntervalMs: 0` syncs at every commit, before any acknowledgement.
+ *
+ * A full disk: `commit()` throws and keeps nothing of the group (the messages must not be
+ * acknowledged); the next commit tries again. Nothing else in here throws out of a timer.
  */
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, truncate, unlink } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+
+export interface CorruptionInfo {
+  /** `torn_tail`: a record cut short at the end (crash, power cut), cut off. `damaged`: bytes of whole records changed; the segment is quarantined. */
+  kind: 'torn_tail' | 'damaged';
+  segment: string;
+  /** Where the first damaged byte is. */
+  offset: number;
+  /** Bytes that belong to no valid record. */
+  droppedBytes: number;
+  /** Every damaged byte range, in order. */
+  ranges: readonly SegmentDamage[];
+  /** Valid records kept from the segment (before and after the damage). */
+  keptRecords: number;
+  /** `damaged` only: the copy an operator can inspect; null when it could not be made yet (it is moved there once the segment is sent). */
+  quarantinedTo?: string | null;
+}
 
 export interface JournalOptions {
   dir: string;
@@ -29,7 +56,9 @@ export interface JournalOptions {
   /** A segment is closed once it grows past this. */
   segmentMaxBytes?: number;
   now: () => number;
-  onCorruption?: (info: { segment: string; offset: number; droppedBytes: number }) => void;
+  onCorruption?: (info: CorruptionInfo) => void;
+  /** A background failure that nothing else reports (a failed sync, a segment that could not be deleted or quarantined). */
+  onError?: (info: { operation: string; path?: string; err: unknown }) => void;
 }
 
 export interface JournalBatch {
@@ -47,6 +76,19 @@ export interface JournalStats {
   oldestAtMs: number | null;
 }
 
+/** Damage found since the journal was opened. */
+export interface JournalDamage {
+  tornTails: number;
+  damagedSegments: number;
+  /** Bytes that belonged to no valid record, torn tails included. */
+  droppedBytes: number;
+}
+
+export interface SegmentDamage {
+  offset: number;
+  length: number;
+}
+
 interface Record_ {
   /** The record's lines, a view into the segment's buffer (no copy). */
   body: Buffer;
@@ -55,6 +97,7 @@ interface Record_ {
 
 interface ClosedSegment {
   id: number;
+  /** Bytes of the file that belong to the journal (a failed write may have left more after them). */
   bytes: number;
   points: number;
   firstAtMs: number | null;
@@ -62,9 +105,14 @@ interface ClosedSegment {
   queue: JournalBatch[] | null;
   loading: Promise<JournalBatch[]> | null;
   outstanding: number;
+  /** Damage already reported (at recovery), so reading the segment again does not repeat it. */
+  damageReported: boolean;
+  /** Damaged, and the quarantine copy could not be made: move the file there instead of deleting it. */
+  quarantineOnConfirm: boolean;
 }
 
 const SEGMENT_SUFFIX = '.seg';
+const QUARANTINE_DIR = 'quarantine';
 const DEFAULT_SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
 
 const segmentName = (id: number): string => `${String(id).padStart(12, '0')}${SEGMENT_SUFFIX}`;
@@ -85,6 +133,10 @@ export class Journal {
   /** Closed segments' descriptors, kept open until the next sync so rotation costs no fsync. */
   private unsyncedFds: number[] = [];
   private readonly segmentMaxBytes: number;
+  private failedCommitCount = 0;
+  /** A background sync failed: the next commit reports it rather than acknowledging on top of it. */
+  private syncError: unknown = null;
+  private readonly damageSeen: JournalDamage = { tornTails: 0, damagedSegments: 0, droppedBytes: 0 };
 
   constructor(private readonly options: JournalOptions) {
     this.segmentMaxBytes = options.segmentMaxBytes ?? DEFAULT_SEGMENT_MAX_BYTES;
@@ -103,9 +155,10 @@ export class Journal {
       if (segment) this.closed.push(segment);
     }
     this.activeId = (ids.at(-1) ?? 0) + 1;
-    this.openActive();
+    this.activeFd = openSync(join(this.options.dir, segmentName(this.activeId)), 'w');
+    this.dirDirty = true;
     if (this.options.fsyncIntervalMs > 0) {
-      this.fsyncTimer = setInterval(() => this.sync(), this.options.fsyncIntervalMs);
+      this.fsyncTimer = setInterval(() => this.backgroundSync(), this.options.fsyncIntervalMs);
       this.fsyncTimer.unref();
     }
   }
@@ -124,6 +177,21 @@ export class Journal {
   }
 
   /**
+   * Commits that failed since the journal was opened. Whoever appended records keeps this number
+   * from before its first append: if it changed by the time its own `commit()` returns, a commit by
+   * someone else (an alert written between two messages) took the group down with it, and the
+   * messages must not be acknowledged.
+   */
+  get failedCommits(): number {
+    return this.failedCommitCount;
+  }
+
+  /** Damage found in segments since the journal was opened. */
+  get damage(): Readonly<JournalDamage> {
+    return this.damageSeen;
+  }
+
+  /**
    * Writes every appended record with one positional write(2): a group commit, so the cost of
    * the syscall is shared by all the messages of an event-loop turn. When this returns, the
    * records survive a crash of the process. When it throws (disk full, I/O error) none of them
@@ -138,26 +206,44 @@ export class Journal {
     this.uncommitted = [];
     this.uncommittedPoints = 0;
     this.uncommittedFirstAtMs = null;
+    if (this.syncError !== null) {
+      const cause = this.syncError;
+      this.syncError = null;
+      this.failedCommitCount += 1;
+      throw new Error('the journal could not be synced to disk', { cause });
+    }
     try {
       let written = 0;
       while (written < data.length) {
         written += writeSync(this.activeFd, data, written, data.length - written, this.activeBytes + written);
       }
     } catch (error) {
-      // Cut off whatever part of the group did reach the file, so the next group starts clean.
-      try {
-        ftruncateSync(this.activeFd, this.activeBytes);
-      } catch {
-        this.rotate();
-      }
+      this.failedCommitCount += 1;
+      this.discardFailedWrite();
       throw error;
     }
     this.activeBytes += data.length;
     this.activePoints += points;
     this.activeFirstAtMs ??= firstAtMs;
     this.dirty = true;
-    if (this.options.fsyncIntervalMs === 0) this.sync();
-    if (this.activeBytes >= this.segmentMaxBytes) this.rotate();
+    if (this.options.fsyncIntervalMs === 0) {
+      try {
+        this.sync();
+      } catch (error) {
+        // Written but maybe not on the disk: not acknowledged. The broker's copy comes again and
+        // lands next to this one; duplicates collapse in the store.
+        this.failedCommitCount += 1;
+        throw error;
+      }
+    }
+    if (this.activeBytes >= this.segmentMaxBytes) {
+      try {
+        this.rotate();
+      } catch (error) {
+        // The records are written; the segment grows a little past its size until a rotation works.
+        this.options.onError?.({ operation: 'rotate', err: error });
+      }
+    }
   }
 
   /**
@@ -169,9 +255,21 @@ export class Journal {
     for (const segment of this.closed) {
       if (segment.queue === null) {
         // Concurrent callers share one read, so no batch is handed out twice.
-        segment.loading ??= this.readBatches(segment.id, maxPoints);
-        const batches = await segment.loading;
+        segment.loading ??= this.readBatches(segment, maxPoints);
+        let batches: JournalBatch[];
+        try {
+          batches = await segment.loading;
+        } catch (error) {
+          // A failed read is tried again by the next call, not remembered.
+          segment.loading = null;
+          throw error;
+        }
         segment.queue ??= batches;
+        if (segment.queue.length === 0 && segment.outstanding === 0) {
+          // Nothing valid in it (damage found while reading): no confirmation will come to remove it.
+          await this.forget(segment);
+          return this.nextBatch(maxPoints, lingerMs);
+        }
       }
       const batch = segment.queue.shift();
       if (batch) {
@@ -180,6 +278,7 @@ export class Journal {
       }
     }
     if (this.activePoints >= maxPoints || (this.activePoints > 0 && (this.activeAgeMs() ?? 0) >= lingerMs)) {
+      // On a full disk the new segment may not be creatable: the caller backs off and asks again.
       this.rotate();
       return this.nextBatch(maxPoints, lingerMs);
     }
@@ -193,14 +292,26 @@ export class Journal {
 
   /** The store confirmed the batch: forget it, and delete its segment once all are confirmed. */
   async confirm(batch: JournalBatch): Promise<void> {
-    const index = this.closed.findIndex((s) => s.id === batch.segment);
-    const segment = this.closed[index];
+    const segment = this.closed.find((s) => s.id === batch.segment);
     if (!segment) return;
     segment.outstanding -= 1;
     segment.points -= batch.points;
-    if (segment.outstanding === 0 && segment.queue?.length === 0) {
-      this.closed.splice(index, 1);
-      await unlink(join(this.options.dir, segmentName(segment.id)));
+    if (segment.outstanding === 0 && segment.queue?.length === 0) await this.forget(segment);
+  }
+
+  /** Removes a segment that holds nothing more to send: deleted, or moved to quarantine when damaged. */
+  private async forget(segment: ClosedSegment): Promise<void> {
+    const index = this.closed.indexOf(segment);
+    if (index === -1) return;
+    this.closed.splice(index, 1);
+    const path = join(this.options.dir, segmentName(segment.id));
+    try {
+      if (segment.quarantineOnConfirm) await this.moveToQuarantine(path, segment.id);
+      else await unlink(path);
+    } catch (error) {
+      // Left where it is, the next start reads it again: its records are sent twice and stored
+      // once. Better than losing a damaged segment or stopping the drain.
+      this.options.onError?.({ operation: segment.quarantineOnConfirm ? 'quarantine' : 'delete segment', path, err: error });
     }
   }
 
@@ -230,17 +341,47 @@ export class Journal {
     if (this.fsyncTimer) clearInterval(this.fsyncTimer);
     this.fsyncTimer = null;
     if (this.activeFd === null) return;
-    this.commit();
-    this.sync();
-    closeSync(this.activeFd);
-    this.activeFd = null;
+    try {
+      this.commit();
+    } catch {
+      // Nothing of that group was acknowledged (a full disk, say): the broker still has it.
+    }
+    this.syncError = null;
+    try {
+      this.sync();
+    } finally {
+      closeSync(this.activeFd);
+      this.activeFd = null;
+    }
+  }
+
+  /** The timer's sync: a throw there would end the process, so a failure waits for the next commit. */
+  private backgroundSync(): void {
+    try {
+      this.sync();
+    } catch (error) {
+      // Reported once until a commit has passed it on, not at every tick of a disk that stays broken.
+      if (this.syncError === null) this.options.onError?.({ operation: 'sync', err: error });
+      this.syncError = error;
+    }
   }
 
   private sync(): void {
+    // fs calls throw Error objects (ErrnoException).
+    let failure: Error | null = null;
     for (const fd of this.unsyncedFds.splice(0)) {
-      fdatasyncSync(fd);
-      closeSync(fd);
+      try {
+        fdatasyncSync(fd);
+      } catch (error) {
+        failure ??= error as Error;
+      }
+      try {
+        closeSync(fd);
+      } catch (error) {
+        failure ??= error as Error;
+      }
     }
+    if (failure !== null) throw failure;
     if (this.activeFd === null) return;
     if (this.dirty) {
       fdatasyncSync(this.activeFd);
@@ -258,15 +399,30 @@ export class Journal {
     }
   }
 
-  private openActive(): void {
-    this.activeFd = openSync(join(this.options.dir, segmentName(this.activeId)), 'w');
-    this.activeBytes = 0;
-    this.activePoints = 0;
-    this.activeFirstAtMs = null;
-    this.dirDirty = true;
+  /**
+   * After a failed write, cuts off whatever part of the group reached the file. If even that
+   * fails, the active segment is closed at its last good byte (readers never look past it) and a
+   * new one started; if that fails too, the next write lands on the same offset and covers it.
+   */
+  private discardFailedWrite(): void {
+    if (this.activeFd === null) return;
+    try {
+      ftruncateSync(this.activeFd, this.activeBytes);
+      return;
+    } catch (error) {
+      this.options.onError?.({ operation: 'truncate after a failed write', err: error });
+    }
+    try {
+      this.rotate();
+    } catch {
+      // See above: the next write covers it.
+    }
   }
 
+  /** Closes the active segment and starts the next; changes nothing when the new file cannot be created. */
   private rotate(): void {
+    const nextId = this.activeId + 1;
+    const nextFd = openSync(join(this.options.dir, segmentName(nextId)), 'w');
     if (this.activeFd !== null) {
       if (this.options.fsyncIntervalMs === 0) closeSync(this.activeFd);
       else this.unsyncedFds.push(this.activeFd);
@@ -279,35 +435,78 @@ export class Journal {
       queue: null,
       loading: null,
       outstanding: 0,
+      damageReported: false,
+      quarantineOnConfirm: false,
     });
-    this.activeId += 1;
-    this.openActive();
+    this.activeId = nextId;
+    this.activeFd = nextFd;
+    this.activeBytes = 0;
+    this.activePoints = 0;
+    this.activeFirstAtMs = null;
+    this.dirDirty = true;
   }
 
-  /** Scans a segment left by a previous run, cutting off a torn or corrupt tail. */
+  /** Scans a segment left by a previous run: a torn tail is cut off, a damaged segment quarantined. */
   private async recover(id: number): Promise<ClosedSegment | null> {
     const path = join(this.options.dir, segmentName(id));
-    const { records, validBytes, firstAtMs } = parseSegment(await readFile(path));
-    const { size } = await stat(path);
-    if (validBytes < size) {
-      this.options.onCorruption?.({ segment: path, offset: validBytes, droppedBytes: size - validBytes });
-      await truncate(path, validBytes);
+    const data = await readFile(path);
+    const parsed = parseSegment(data);
+    let bytes = data.length;
+    let quarantineOnConfirm = false;
+    if (parsed.damaged.length > 0) {
+      if (parsed.corrupt) {
+        quarantineOnConfirm = (await this.reportDamage(id, parsed)) === null;
+      } else {
+        this.reportTornTail(path, parsed, data.length);
+        try {
+          await truncate(path, parsed.validBytes);
+          bytes = parsed.validBytes;
+        } catch (error) {
+          // Readers skip the torn bytes anyway; the file is tidied at the next start.
+          this.options.onError?.({ operation: 'truncate a torn tail', path, err: error });
+        }
+      }
     }
-    if (records.length === 0) {
-      await unlink(path);
+    if (parsed.records.length === 0) {
+      try {
+        if (quarantineOnConfirm) await this.moveToQuarantine(path, id);
+        else await unlink(path);
+      } catch (error) {
+        // Found again at the next start; it holds nothing to send meanwhile.
+        this.options.onError?.({ operation: quarantineOnConfirm ? 'quarantine' : 'delete segment', path, err: error });
+      }
       return null;
     }
-    const points = records.reduce((sum, r) => sum + r.points, 0);
-    return { id, bytes: validBytes, points, firstAtMs, queue: null, loading: null, outstanding: 0 };
+    const points = parsed.records.reduce((sum, r) => sum + r.points, 0);
+    return {
+      id,
+      bytes,
+      points,
+      firstAtMs: parsed.firstAtMs,
+      queue: null,
+      loading: null,
+      outstanding: 0,
+      damageReported: true,
+      quarantineOnConfirm,
+    };
   }
 
-  private async readBatches(id: number, maxPoints: number): Promise<JournalBatch[]> {
-    const { records } = parseSegment(await readFile(join(this.options.dir, segmentName(id))));
+  private async readBatches(segment: ClosedSegment, maxPoints: number): Promise<JournalBatch[]> {
+    const { id } = segment;
+    // Past `bytes` there can only be what a failed write left: not the journal's.
+    const data = (await readFile(join(this.options.dir, segmentName(id)))).subarray(0, segment.bytes);
+    const parsed = parseSegment(data);
+    if (parsed.damaged.length > 0 && !segment.damageReported) {
+      // Bytes written whole in this run read back different: the disk damaged them.
+      segment.damageReported = true;
+      segment.quarantineOnConfirm = (await this.reportDamage(id, { ...parsed, corrupt: true })) === null;
+      segment.points = parsed.records.reduce((sum, r) => sum + r.points, 0);
+    }
     const batches: JournalBatch[] = [];
     let parts: Buffer[] = [];
     let points = 0;
     // One copy per batch, straight from the file's bytes: no string is built for the bodies.
-    for (const record of records) {
+    for (const record of parsed.records) {
       if (points > 0 && points + record.points > maxPoints) {
         batches.push({ segment: id, body: Buffer.concat(parts), points });
         parts = [];
@@ -319,33 +518,161 @@ export class Journal {
     if (points > 0) batches.push({ segment: id, body: Buffer.concat(parts), points });
     return batches;
   }
+
+  private reportTornTail(path: string, parsed: ParsedSegment, size: number): void {
+    this.damageSeen.tornTails += 1;
+    this.damageSeen.droppedBytes += size - parsed.validBytes;
+    this.options.onCorruption?.({
+      kind: 'torn_tail',
+      segment: path,
+      offset: parsed.validBytes,
+      droppedBytes: size - parsed.validBytes,
+      ranges: parsed.damaged,
+      keptRecords: parsed.records.length,
+    });
+  }
+
+  /** Counts and reports a damaged segment after keeping a copy; returns the copy, or null when none could be made. */
+  private async reportDamage(id: number, parsed: ParsedSegment): Promise<string | null> {
+    const path = join(this.options.dir, segmentName(id));
+    let quarantinedTo: string | null = null;
+    try {
+      quarantinedTo = await this.linkIntoQuarantine(path, id);
+    } catch (error) {
+      this.options.onError?.({ operation: 'quarantine', path, err: error });
+    }
+    const droppedBytes = parsed.damaged.reduce((sum, range) => sum + range.length, 0);
+    this.damageSeen.damagedSegments += 1;
+    this.damageSeen.droppedBytes += droppedBytes;
+    this.options.onCorruption?.({
+      kind: 'damaged',
+      segment: path,
+      offset: parsed.damaged[0]?.offset ?? 0,
+      droppedBytes,
+      ranges: parsed.damaged,
+      keptRecords: parsed.records.length,
+      quarantinedTo,
+    });
+    return quarantinedTo;
+  }
+
+  /**
+   * A hard link: no space needed (the disk may be full), and the damaged bytes stay exactly as
+   * found even once the segment itself is sent and deleted. The same file found again after a
+   * restart is not linked twice.
+   */
+  private async linkIntoQuarantine(path: string, id: number): Promise<string> {
+    const dir = join(this.options.dir, QUARANTINE_DIR);
+    await mkdir(dir, { recursive: true });
+    const { ino, dev } = await stat(path);
+    for (const name of await readdir(dir)) {
+      const existing = await stat(join(dir, name)).catch(() => null);
+      if (existing && existing.ino === ino && existing.dev === dev) return join(dir, name);
+    }
+    const target = this.quarantinePath(id);
+    await link(path, target);
+    return target;
+  }
+
+  private async moveToQuarantine(path: string, id: number): Promise<void> {
+    await mkdir(join(this.options.dir, QUARANTINE_DIR), { recursive: true });
+    await rename(path, this.quarantinePath(id));
+  }
+
+  /** Segment numbers start again at 1 once the journal is empty, so the name carries the time too. */
+  private quarantinePath(id: number): string {
+    return join(this.options.dir, QUARANTINE_DIR, `${segmentName(id)}.${this.options.now()}.damaged`);
+  }
 }
 
 const HASH = 0x23; // '#'
 const NEWLINE = 0x0a;
+const NUL = 0;
+/** A line of ours is far shorter; bounds the search for a record's start inside damaged bytes. */
+const MAX_RESYNC_BYTES = 4096;
+/** Bounds the CRC work of that search in one segment, however damaged: start-up must not hang on it. */
+const MAX_RESYNC_CRC_BYTES = 256 * 1024 * 1024;
+const TRAILER = /^#([0-9a-f]{8}) ([1-9][0-9]*) ([0-9]+)$/;
+
+export interface ParsedSegment {
+  /** The valid records, in order, wherever they are in the segment. */
+  records: Record_[];
+  /** End of the last valid record. */
+  validBytes: number;
+  firstAtMs: number | null;
+  /** Byte ranges that belong to no valid record, in order. */
+  damaged: SegmentDamage[];
+  /**
+   * Whether the damage went beyond a torn write: valid records after it, or a complete trailer
+   * inside it (a record that was written whole, then changed).
+   */
+  corrupt: boolean;
+}
 
 /**
- * Splits a segment into records, stopping at the first record whose trailer is missing or whose
- * CRC does not match: everything after a torn write is unusable.
+ * Splits a segment into its valid records. A record is valid when its trailer is well formed, its
+ * point count is the number of lines before it, and its CRC matches them. Damage does not stop the
+ * scan: each later trailer finds its own record's start by counting its lines back, so what
+ * follows a damaged record is kept. Line protocol never holds a NUL (control characters are
+ * replaced), so when a record's first line reaches back into damage its start is looked for after
+ * the last NUL first (a zero-filled block), then byte by byte (garbage).
  */
-export function parseSegment(data: Buffer): { records: Record_[]; validBytes: number; firstAtMs: number | null } {
+export function parseSegment(data: Buffer): ParsedSegment {
   const records: Record_[] = [];
+  const damaged: SegmentDamage[] = [];
   let firstAtMs: number | null = null;
-  let recordStart = 0;
+  let corrupt = false;
+  let boundary = 0;
+  let validBytes = 0;
+  let lineStarts: number[] = [];
   let lineStart = 0;
+  const budget = { bytes: MAX_RESYNC_CRC_BYTES };
   while (lineStart < data.length) {
     const lineEnd = data.indexOf(NEWLINE, lineStart);
     if (lineEnd === -1) break;
-    if (data[lineStart] === HASH) {
-      const [crcHex, pointsText, atText] = data.toString('latin1', lineStart + 1, lineEnd).split(' ');
-      const body = data.subarray(recordStart, lineStart);
-      const points = Number(pointsText);
-      if (crcHex === undefined || Number.parseInt(crcHex, 16) !== crc32(body) || !Number.isSafeInteger(points)) break;
-      records.push({ body, points });
-      firstAtMs ??= Number(atText);
-      recordStart = lineEnd + 1;
+    if (data[lineStart] !== HASH) {
+      lineStarts.push(lineStart);
+    } else {
+      const match = TRAILER.exec(data.toString('latin1', lineStart, lineEnd));
+      const crc = match ? Number.parseInt(match[1] ?? '', 16) : NaN;
+      const points = match ? Number(match[2]) : NaN;
+      const start = match ? recordStart(data, lineStarts, lineStart, points, crc, budget) : null;
+      if (start === null) {
+        // A complete trailer line that validates nothing: a record written whole was changed.
+        corrupt = true;
+      } else {
+        if (start > boundary) damaged.push({ offset: boundary, length: start - boundary });
+        records.push({ body: data.subarray(start, lineStart), points });
+        firstAtMs ??= Number(match?.[3]);
+        boundary = lineEnd + 1;
+        validBytes = boundary;
+        lineStarts = [];
+      }
     }
     lineStart = lineEnd + 1;
   }
-  return { records, validBytes: recordStart, firstAtMs };
+  if (boundary < data.length) damaged.push({ offset: boundary, length: data.length - boundary });
+  if (damaged.some((range) => range.offset + range.length < data.length)) corrupt = true;
+  return { records, validBytes, firstAtMs, damaged, corrupt };
+}
+
+/** Where the record that ends at `trailerAt` starts, or null when its lines do not match its CRC. */
+function recordStart(data: Buffer, lineStarts: readonly number[], trailerAt: number, points: number, crc: number, budget: { bytes: number }): number | null {
+  const start = lineStarts[lineStarts.length - points];
+  if (start === undefined) return null;
+  if (crc32(data.subarray(start, trailerAt)) === crc) return start;
+  // The first line may begin inside damage that has no newline of its own.
+  const firstLineEnd = (points > 1 ? (lineStarts[lineStarts.length - points + 1] ?? trailerAt) : trailerAt) - 1;
+  const nul = data.subarray(start, firstLineEnd).lastIndexOf(NUL);
+  if (nul !== -1) {
+    const candidate = start + nul + 1;
+    budget.bytes -= trailerAt - candidate;
+    if (candidate < firstLineEnd && crc32(data.subarray(candidate, trailerAt)) === crc) return candidate;
+  }
+  const lowest = Math.max(start + 1, firstLineEnd - MAX_RESYNC_BYTES);
+  for (let candidate = firstLineEnd - 1; candidate >= lowest && budget.bytes > 0; candidate -= 1) {
+    budget.bytes -= trailerAt - candidate;
+    if (crc32(data.subarray(candidate, trailerAt)) === crc) return candidate;
+  }
+  return null;
 }

@@ -8,6 +8,10 @@
  * handled; at the end of the turn they are committed to the journal in one write and only then is
  * the socket uncorked, releasing their PUBACKs together. If the commit fails the socket is
  * destroyed instead, so those PUBACKs never leave and the broker delivers the messages again.
+ *
+ * A journal that keeps failing (a full disk) would otherwise make that a loop: reconnect, receive
+ * the same messages again, fail, drop. While it fails, each reconnection waits twice as long as
+ * the one before (1 s to 30 s), and the first commit that works resets the wait.
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -39,6 +43,8 @@ export class MqttSource {
   private client: MqttClient | null = null;
   private stopping = false;
   private corked = false;
+  /** Commits that failed in a row; 0 once one works. */
+  private journalFailures = 0;
 
   constructor(private readonly options: MqttSourceOptions) {}
 
@@ -74,7 +80,8 @@ export class MqttSource {
       callback();
     };
     client.on('connect', (connack) => {
-      client.options.reconnectPeriod = MIN_RECONNECT_MS;
+      // Connecting again proves nothing about the journal: its backoff lasts until a commit works.
+      if (this.journalFailures === 0) client.options.reconnectPeriod = MIN_RECONNECT_MS;
       log.info({ url: redactUrl(url), sessionPresent: connack.sessionPresent, protocolVersion }, 'mqtt connected');
       this.options.onConnectionChange?.(true);
       // Re-subscribing keeps the session's queue (MQTT 3.1.1 §3.8.4) and repairs a session the
@@ -87,6 +94,8 @@ export class MqttSource {
     client.on('close', () => {
       if (this.stopping) return;
       this.options.onConnectionChange?.(false);
+      // After a failed commit the wait was set before the connection was dropped (see below).
+      if (this.journalFailures > 0) return;
       const next = Math.min(MAX_RECONNECT_MS, (client.options.reconnectPeriod ?? MIN_RECONNECT_MS) * 2);
       client.options.reconnectPeriod = next;
       log.warn({ retryInMs: next }, 'mqtt connection closed');
@@ -117,10 +126,22 @@ export class MqttSource {
       try {
         this.options.commit();
       } catch (error) {
+        this.journalFailures += 1;
+        // mqtt.js schedules the reconnection with this period when the stream closes.
+        const retryInMs = Math.min(MAX_RECONNECT_MS, MIN_RECONNECT_MS * 2 ** Math.min(this.journalFailures - 1, 16));
+        client.options.reconnectPeriod = retryInMs;
         this.options.onCommitError?.(error);
-        this.options.log.error({ err: error }, 'journal commit failed; dropping the connection so that nothing uncommitted is acknowledged');
+        this.options.log.error(
+          { err: error, failures: this.journalFailures, retryInMs },
+          'journal commit failed; dropping the connection so that nothing uncommitted is acknowledged',
+        );
         stream.destroy();
         return;
+      }
+      if (this.journalFailures > 0) {
+        this.options.log.info({ failures: this.journalFailures }, 'journal commits work again; taking messages');
+        this.journalFailures = 0;
+        client.options.reconnectPeriod = MIN_RECONNECT_MS;
       }
       stream.uncork();
     });

@@ -15,6 +15,8 @@ export interface MetricSources {
   unresolvedAlerts?(): Record<string, number>;
   lateReadings?(): number;
   outbox?(): { pending: number; oldestPendingAgeMs: number; failed: number };
+  /** Journal damage found since start (docs/ingest.md, disk full and torn writes). */
+  journalDamage?(): { tornTails: number; damagedSegments: number };
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -85,6 +87,17 @@ export function createMetrics(sources: MetricSources) {
       collect() {
         const { oldestAtMs } = sources.journalStats();
         this.set(oldestAtMs === null ? 0 : Math.max(0, (sources.now() - oldestAtMs) / 1000));
+      },
+    }),
+    journalDamage: new Gauge({
+      name: 'journal_damage_found',
+      help: 'Journal damage found since start, by kind: torn_tail (a crash cut a record, cut off), damaged (a segment quarantined)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+      collect() {
+        const damage = sources.journalDamage?.();
+        this.set({ kind: 'torn_tail' }, damage?.tornTails ?? 0);
+        this.set({ kind: 'damaged' }, damage?.damagedSegments ?? 0);
       },
     }),
     mqttConnected: new Gauge({
