@@ -20,6 +20,16 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          // Property-based tests of the wire (docs/fuzzing.md): a fixed seed by default, FUZZ_SEED
+          // and FUZZ_RUNS for a longer random run, which is why a property may take minutes.
+          name: 'fuzz',
+          include: ['tests/fuzz/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

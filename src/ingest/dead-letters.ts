@@ -109,6 +109,13 @@ export class DeadLetterLog {
   }
 }
 
+/** Topics are up to 64 KiB in MQTT; a dead letter keeps enough of one to tell what it was. */
+const TOPIC_PREVIEW_CHARS = 200;
+
+export function topicPreview(topic: string): string {
+  return topic.length <= TOPIC_PREVIEW_CHARS ? topic : `${topic.slice(0, TOPIC_PREVIEW_CHARS)}… (${topic.length} characters)`;
+}
+
 export function payloadPreview(payload: Buffer): string {
   return payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES).toString('utf8');
 }

@@ -10,7 +10,8 @@ import type { Reading } from '../domain/reading.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ReadingEncoder, boreholeTags } from '../storage/points.js';
 import { decodeMessage, type DecodeContext, type Rejection } from './decode.js';
-import { payloadPreview, type DeadLetterLog } from './dead-letters.js';
+import { payloadPreview, topicPreview, type DeadLetterLog } from './dead-letters.js';
+import { TOPIC_KINDS } from '../contract/topics.js';
 import type { Journal } from './journal.js';
 
 export interface IncomingMessage {
@@ -57,7 +58,9 @@ export class Ingest {
     const { metrics, now } = this.options;
     const receivedAtMs = now();
     const { readings, rejections } = decodeMessage(message.topic, message.payload, receivedAtMs, this.context);
-    const kind = readings[0]?.kind ?? message.topic.split('/').at(-1) ?? 'unknown';
+    // A label value per invented topic would be a series kept for ever: only the known kinds count apart.
+    const last = message.topic.split('/').at(-1) ?? '';
+    const kind = readings[0]?.kind ?? ((TOPIC_KINDS as readonly string[]).includes(last) ? last : 'unknown');
     metrics.messages.inc({ kind });
 
     for (const rejection of rejections) this.reject(message, rejection, receivedAtMs);
@@ -122,10 +125,11 @@ export class Ingest {
   ): void {
     const { metrics, deadLetters, log } = this.options;
     metrics.rejected.inc({ reason: rejection.reason });
-    log.warn({ topic: message.topic, reason: rejection.reason, detail: rejection.detail, index: rejection.index }, 'message rejected');
+    const topic = topicPreview(message.topic);
+    log.warn({ topic, reason: rejection.reason, detail: rejection.detail, index: rejection.index }, 'message rejected');
     const persisted = deadLetters.add({
       received_at: new Date(receivedAtMs).toISOString(),
-      topic: message.topic,
+      topic,
       reason: rejection.reason,
       detail: rejection.detail,
       ...(rejection.index === undefined ? {} : { index: rejection.index }),

@@ -54,6 +54,7 @@ export function localDate(ms: number, tz: string): string {
 
 /** The period of the given kind that contains `ms`. */
 export function periodContaining(kind: PeriodKind, ms: number, tz: string): Period {
+  checkZone(tz);
   const start = DateTime.fromMillis(ms, { zone: tz }).startOf(kind === 'week' ? 'week' : kind);
   return { fromMs: start.toMillis(), toMs: start.plus({ [`${kind}s`]: 1 }).toMillis(), tz };
 }

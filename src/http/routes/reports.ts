@@ -166,6 +166,8 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
         report = await reports.build(period, reportBoreholes(scope, request.identity, request.query.region));
       } catch (error) {
         if (error instanceof QueryRangeError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
+        // A bug is a 500, not an outage of the store.
+        if (error instanceof TypeError || error instanceof RangeError) throw error;
         request.log.error({ err: error }, 'uptime report failed');
         return reply.code(503).send({ error: 'store_unavailable', message: 'the time-series store did not answer; try again shortly' });
       }
