@@ -169,9 +169,11 @@ export async function startService({ config, registry, log, now = Date.now, tick
     log: log.child({ component: 'mqtt' }),
     handle: (message: IncomingMessage) => ingest.handle(message),
     commit: () => {
-      ingest.commit();
-      journalFailing = false;
+      const wrote = ingest.commit();
+      // A turn of rejected messages alone writes nothing, and says nothing of a full disk.
+      if (wrote) journalFailing = false;
       drain.notify();
+      return wrote;
     },
     onCommitError: () => {
       journalFailing = true;

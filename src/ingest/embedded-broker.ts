@@ -37,7 +37,7 @@ export interface EmbeddedBrokerOptions {
   /** Takes a message in; it is acknowledged only after the next `commit()` returns. */
   handle(message: IncomingMessage): void;
   /** Makes the messages handled so far durable, or throws. */
-  commit(): void;
+  commit(): boolean | void;
   onCommitError?(error: unknown): void;
   /** The broker started or stopped listening. */
   onListeningChange?(listening: boolean): void;

@@ -83,7 +83,8 @@ export class Ingest {
    * Makes everything handled since the last commit durable. Throws when the journal cannot be
    * written; then none of those messages may be acknowledged (the broker delivers them again).
    */
-  commit(): void {
+  /** Returns whether anything of this turn was written: a turn of rejections alone proves nothing about the disk. */
+  commit(): boolean {
     const readings = this.uncommitted;
     const counts = this.uncommittedCounts;
     const failedBefore = this.failedCommitsAtFirstAppend;
@@ -99,7 +100,8 @@ export class Ingest {
       throw new Error('the journal lost this group in a failed commit');
     }
     for (const [kind, count] of counts) metrics.readings.inc({ kind }, count);
-    if (readings.length === 0) return;
+    const wrote = failedBefore !== null;
+    if (readings.length === 0) return wrote;
     try {
       this.options.onAccepted?.(readings);
     } catch (error) {
@@ -107,6 +109,7 @@ export class Ingest {
       // SQLite on a full disk) is no reason to have the broker deliver them again.
       log.error({ err: error }, 'a listener of accepted readings failed');
     }
+    return wrote;
   }
 
   /** Records a reading that the store itself refused for good (say, a field type conflict). */

@@ -26,10 +26,13 @@ export interface MqttSourceOptions {
   password?: string | undefined;
   topicRoot: string;
   log: Logger;
-  /** Takes a message in; it is acknowledged only after the next `commit()` returns. */
+  /**
+   * Takes a message in; it is acknowledged only after the next `commit()` returns. `commit()`
+   * says whether it wrote anything: only a write proves the journal works again.
+   */
   handle(message: IncomingMessage): void;
   /** Makes the messages handled so far durable, or throws. */
-  commit(): void;
+  commit(): boolean;
   onConnectionChange?(connected: boolean): void;
   onCommitError?(error: unknown): void;
 }
@@ -123,8 +126,9 @@ export class MqttSource {
     this.corked = true;
     setImmediate(() => {
       this.corked = false;
+      let wrote: boolean;
       try {
-        this.options.commit();
+        wrote = this.options.commit();
       } catch (error) {
         this.journalFailures += 1;
         // mqtt.js schedules the reconnection with this period when the stream closes.
@@ -138,7 +142,7 @@ export class MqttSource {
         stream.destroy();
         return;
       }
-      if (this.journalFailures > 0) {
+      if (this.journalFailures > 0 && wrote) {
         this.options.log.info({ failures: this.journalFailures }, 'journal commits work again; taking messages');
         this.journalFailures = 0;
         client.options.reconnectPeriod = MIN_RECONNECT_MS;

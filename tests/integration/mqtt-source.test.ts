@@ -38,6 +38,7 @@ describe.skipIf(serverSource === 'none')('MQTT subscription', () => {
           throw new Error('disk full');
         }
         for (const payload of group) committed.add(payload);
+        return group.length > 0;
       },
     });
     sources.push(source);
