@@ -245,6 +245,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
     },
     now,
     timeZone: config.reportTz,
+    trustProxy: config.http.trustProxy,
     smsInbound: {
       inboundToken: config.sms.inboundToken,
       twilioAuthToken: config.sms.gateways.twilio?.authToken,

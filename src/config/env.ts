@@ -3,6 +3,7 @@
  * the README). Every variable has a default that runs on one machine with nothing installed; an
  * invalid value stops start-up with a message naming the variable, all problems at once.
  */
+import { isIP } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,33 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** `FOO=` in an env file or `${FOO:-}` in compose means "not set", never an empty secret or port. */
 const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 const optionalText = z.preprocess(emptyAsUndefined, z.string().optional());
+
+/**
+ * Behind a reverse proxy every client has the proxy's address, so one guesser's failed tokens
+ * would lock every client out. TRUST_PROXY says whose X-Forwarded-For to believe: `false` (the
+ * default, a client cannot fake its address), the proxy's addresses or CIDRs (`127.0.0.1,10.0.0.0/8`),
+ * a number of proxy hops, or `true` (anyone: only when nothing but the proxy can reach the port).
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, context): boolean | number | string[] => {
+    if (value === undefined || value === 'false') return false;
+    if (value === 'true') return true;
+    if (/^\d+$/.test(value)) return Number(value);
+    const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    const bad = entries.filter((entry) => {
+      const [address = '', prefix, extra] = entry.split('/');
+      const family = isIP(address);
+      if (family === 0 || extra !== undefined) return true;
+      return prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+    });
+    if (bad.length > 0 || entries.length === 0) {
+      context.addIssue({ code: 'custom', message: `must be true, false, a number of hops, or proxy addresses/CIDRs separated by commas (not ${bad.join(', ') || 'empty'})` });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 function urlWithProtocols(protocols: readonly string[]) {
   return z.preprocess(
@@ -143,6 +171,7 @@ export const envSchema = z
     DEAD_LETTER_LIMIT: integer(10, 1_000_000, 1000),
     HTTP_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     HTTP_PORT: integer(0, 65535, 8080),
+    TRUST_PROXY: z.preprocess(emptyAsUndefined, trustProxy),
     // Anyone who knows it can acknowledge alerts by posting fake replies: as long as an API token.
     SMS_INBOUND_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters (openssl rand -hex 24)').optional()),
     SMS_PUBLIC_URL: urlWithProtocols(['http:', 'https:']),
@@ -179,7 +208,12 @@ export interface Config {
   dataDir: string;
   journal: { fsyncIntervalMs: number };
   deadLetterLimit: number;
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Whose X-Forwarded-For to believe (TRUST_PROXY): false, true (any), a hop count, or addresses/CIDRs. */
+    trustProxy: boolean | number | string[];
+  };
   sms: {
     /** Gateways in failover order, with their credentials (SMS_PROVIDER and each provider's variables). */
     gateways: SmsGatewaySettings;
@@ -232,7 +266,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     dataDir: env.DATA_DIR,
     journal: { fsyncIntervalMs: env.JOURNAL_FSYNC_MS },
     deadLetterLimit: env.DEAD_LETTER_LIMIT,
-    http: { host: env.HTTP_HOST, port: env.HTTP_PORT },
+    http: { host: env.HTTP_HOST, port: env.HTTP_PORT, trustProxy: env.TRUST_PROXY },
     sms: { gateways, inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL },
     apiTokens: env.API_TOKENS,
     reportTz: env.REPORT_TZ,

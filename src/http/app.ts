@@ -53,8 +53,8 @@ export interface AppDeps {
   /** Time zone of the times shown on pages (REPORT_TZ); default Africa/Bamako. */
   timeZone?: string;
   failedAuthLimits?: FailedAuthLimits;
-  /** Behind a reverse proxy: take the client address and protocol from X-Forwarded-*. */
-  trustProxy?: boolean;
+  /** Behind a reverse proxy: take the client address and protocol from X-Forwarded-* (TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
 }
 
 /** A region named by a token but by no borehole is a typo (or a token read as a region): refuse it. */
@@ -72,6 +72,8 @@ function checkTokenRegions(tokens: readonly TokenEntry[], network: NetworkPort |
   if (problems.length > 0) throw new ConfigError('environment', problems);
 }
 
+const trustHops = (hops: number) => (_address: string, hop: number): boolean => hop < hops;
+
 const wantsHtml = (request: FastifyRequest): boolean => !request.url.startsWith('/api/') && /text\/html/.test(request.headers.accept ?? '');
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -85,7 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Scrapes and probes every few seconds would drown the log; and no request line can leak a token.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    trustProxy: deps.trustProxy ?? false,
+    // A hop count as proxy-addr means it (the nearest n addresses are proxies); fastify's types take it as a function.
+    trustProxy: typeof deps.trustProxy === 'number' ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

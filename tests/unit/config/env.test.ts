@@ -24,7 +24,7 @@ function errorOf(env: Record<string, string | undefined>): ConfigError {
 describe('environment configuration', () => {
   it('runs on the contract defaults with nothing set', () => {
     const config = loadConfig({});
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, trustProxy: false });
     expect(config.reportTz).toBe('Africa/Bamako');
     expect(config.logLevel).toBe('info');
     expect(config.sms.gateways.providers).toEqual(['console']);
@@ -60,7 +60,7 @@ describe('environment configuration', () => {
       SMS_PROVIDER: 'webhook',
       SMS_WEBHOOK_URL: 'https://sms.example.org/send',
     });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 9090, trustProxy: false });
     expect(config.reportTz).toBe('Africa/Dakar');
     expect(config.logLevel).toBe('debug');
     expect(config.influx.url).toBe('http://influx:8086');

@@ -238,7 +238,7 @@ describe('docker-compose.yml', () => {
 
     expect(config.mqtt).toMatchObject({ url: 'mqtt://mosquitto:1883', username: 'ingest_service', password: vars.MQTT_SERVICE_PASSWORD, protocolVersion: 5, topicRoot: 'boreholes' });
     expect(config.influx).toMatchObject({ url: 'http://influxdb:8086', token: vars.INFLUX_TOKEN, org: 'boreholes', bucket: 'boreholes' });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 8080, trustProxy: false });
     expect(config.dataDir).toBe('/data');
     expect(config.apiTokens.map((t) => t.role)).toEqual(['viewer', 'operator']);
     expect(config.sms.gateways.providers).toEqual(['console']);
