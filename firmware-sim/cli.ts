@@ -3,6 +3,7 @@
  * Ctrl-C or SIGTERM stops it cleanly: held readings are sent and every device disconnects, so
  * the broker publishes no Last Will. Killed outright, the devices' wills go out.
  */
+import { loadCredentials, missingCredentials } from './credentials.js';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,8 @@ CONTRACT.md section 1. A run can start in the past and catch up with now, then g
   --scenario <file>     scenario file (default: normal life everywhere); see firmware-sim/scenarios/
   --broker <url>        MQTT broker (default: ${DEFAULT_BROKER})
   --topic-root <root>   topic root (default: ${DEFAULT_TOPIC_ROOT})
+  --credentials <file>  log each borehole in as its id with its password, from "id:password" lines
+                        (the broker's devices file, deploy/mosquitto/devices.txt)
   --from <when>         start: now, an offset such as -7d or -2h30m, or an RFC 3339 time
                         (default: the scenario's "from", else now)
   --speed <n|max>       how fast to catch up with now: a factor such as 600, or max (default: max,
@@ -60,6 +63,7 @@ const OPTIONS = {
   scenario: { type: 'string' },
   broker: { type: 'string' },
   'topic-root': { type: 'string' },
+  credentials: { type: 'string' },
   from: { type: 'string' },
   speed: { type: 'string' },
   seed: { type: 'string' },
@@ -185,6 +189,12 @@ async function simulate(values: Values): Promise<number> {
   const brokerUrl = text(values, 'broker') ?? DEFAULT_BROKER;
   const topicRoot = text(values, 'topic-root') ?? DEFAULT_TOPIC_ROOT;
   const seed = seedText === undefined ? 1 : parse('seed', seedText, wholeNumber);
+  const credentialsPath = text(values, 'credentials');
+  const credentials = credentialsPath === undefined ? undefined : await loadCredentials(credentialsPath).catch((error: Error) => {
+    throw new UsageError(`--credentials: ${error.message}`);
+  });
+  const missing = credentials === undefined ? [] : missingCredentials(registry.boreholes.keys(), credentials);
+  if (missing.length > 0) throw new UsageError(`--credentials: no password for ${missing.join(', ')} (the broker would refuse them)`);
 
   write(
     `scenario: ${scenario.name ?? scenario.source} (${scenario.events.length} events) · broker ${brokerUrl} · root ${topicRoot} · seed ${seed}` +
@@ -198,6 +208,7 @@ async function simulate(values: Values): Promise<number> {
     startAtMs,
     speed: speedText === undefined ? 'max' : parse('speed', speedText, parseSpeed),
     seed,
+    ...(credentials === undefined ? {} : { credentials }),
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(durationMs === undefined ? {} : { untilMs: startAtMs + durationMs }),
     onProgress: write,

@@ -67,6 +67,8 @@ export interface SimulationOptions {
   untilMs?: number;
   clock?: Clock;
   clientIdPrefix?: string;
+  /** Broker password per borehole id, the username being the id (firmware-sim/credentials.ts). */
+  credentials?: ReadonlyMap<string, string>;
   transport?: TransportFactory;
   onProgress?: (line: string) => void;
   /** Each message once the broker has acknowledged it. */
@@ -234,7 +236,11 @@ class Simulation implements SimulationHandle {
   private mqttTransport(): TransportFactory {
     const url = this.options.brokerUrl;
     if (url === undefined) throw new Error('startSimulation needs a brokerUrl (or a transport)');
-    return ({ clientId, statusTopic }) => new MqttDeviceTransport({ url, clientId, willTopic: statusTopic });
+    const { credentials } = this.options;
+    return ({ boreholeId, clientId, statusTopic }) => {
+      const password = credentials?.get(boreholeId);
+      return new MqttDeviceTransport({ url, clientId, willTopic: statusTopic, ...(password === undefined ? {} : { username: boreholeId, password }) });
+    };
   }
 
   private async connectAll(): Promise<void> {

@@ -16,6 +16,9 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IncomingMessage } from '../../src/ingest/ingest.js';
 import { MqttSource } from '../../src/ingest/mqtt-source.js';
+import { parseCredentials } from '../../firmware-sim/credentials.js';
+import { startSimulation } from '../../firmware-sim/runner.js';
+import { testRegistry } from '../support/fixtures.js';
 import { hasBinary, startMosquittoWithConfig, type MosquittoConfigContext, type MosquittoServer } from '../support/servers.js';
 import { waitUntil } from '../support/wait.js';
 import { ACL_EXPECTATIONS, SERVICE_USER, SIMULATOR_USER, environmentOf, loadCompose, readRootFile, rootPath } from '../unit/deploy/support.js';
@@ -228,6 +231,26 @@ describe.skipIf(missing.length > 0)('the compose broker configuration on a real 
     await khabou.publishAsync('boreholes/khabou/pump', 'round trip', { qos: 1 });
     expect(payloads()).toEqual(expect.arrayContaining(['segala-secret', 'segala-status']));
     expect(heardByDevice).toEqual([]);
+  });
+
+  it('lets the firmware simulator play each borehole under its own account (--credentials)', async () => {
+    const credentials = parseCredentials(`# devices.txt\nkhabou:${PASSWORDS.khabou}\nsegala:${PASSWORDS.segala}\n`);
+    const nowMs = Date.now();
+    const sim = await startSimulation({
+      registry: testRegistry(['khabou', 'segala']),
+      brokerUrl: broker.url,
+      topicRoot: 'boreholes',
+      startAtMs: nowMs - 10 * 60_000,
+      untilMs: nowMs,
+      speed: 'max',
+      credentials,
+      clientIdPrefix: 'acl-sim-',
+    });
+    const stats = await sim.done;
+    expect(stats.failedMessages).toBe(0);
+    for (const id of ['khabou', 'segala']) {
+      await expect.poll(() => received.some((m) => m.topic === `boreholes/${id}/flow`), { timeout: 10_000 }).toBe(true);
+    }
   });
 
   it('refuses a client without credentials', async () => {
