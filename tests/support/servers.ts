@@ -336,6 +336,25 @@ function mosquittoConfig(port: number, dir: string): string {
   ].join('\n');
 }
 
+/** The test's handle on a Mosquitto process, whatever configuration it was started with. */
+function mosquittoHandle(managed: ManagedProcess, port: number, dataDir: string): MosquittoServer {
+  return {
+    url: `mqtt://${HOST}:${port}`,
+    port,
+    dataDir,
+    start: () => managed.start(),
+    stop: () => managed.stop(),
+    restart: async () => {
+      await managed.stop();
+      await managed.start();
+    },
+    kill: () => managed.kill(),
+    get pid() {
+      return managed.pid;
+    },
+  };
+}
+
 export async function startMosquitto(opts: { port?: number } = {}): Promise<MosquittoServer> {
   const command = requireBinary('mosquitto');
   const port = opts.port ?? (await freePort());
@@ -354,22 +373,7 @@ export async function startMosquitto(opts: { port?: number } = {}): Promise<Mosq
     isReady: () => acceptsTcp(port),
   });
   await managed.start();
-
-  return {
-    url: `mqtt://${HOST}:${port}`,
-    port,
-    dataDir,
-    start: () => managed.start(),
-    stop: () => managed.stop(),
-    restart: async () => {
-      await managed.stop();
-      await managed.start();
-    },
-    kill: () => managed.kill(),
-    get pid() {
-      return managed.pid;
-    },
-  };
+  return mosquittoHandle(managed, port, dataDir);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,20 +489,5 @@ export async function startMosquittoWithConfig(
     isReady: () => acceptsTcp(port),
   });
   await managed.start();
-
-  return {
-    url: `mqtt://${HOST}:${port}`,
-    port,
-    dataDir,
-    start: () => managed.start(),
-    stop: () => managed.stop(),
-    restart: async () => {
-      await managed.stop();
-      await managed.start();
-    },
-    kill: () => managed.kill(),
-    get pid() {
-      return managed.pid;
-    },
-  };
+  return mosquittoHandle(managed, port, dataDir);
 }
