@@ -14,6 +14,7 @@ import { Ingest, type IncomingMessage } from './ingest/ingest.js';
 import { Journal } from './ingest/journal.js';
 import { MqttSource } from './ingest/mqtt-source.js';
 import { buildApp } from './http/app.js';
+import { alertsPortOf } from './http/routes/alerts.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { InfluxClient } from './storage/influx.js';
 import { InfluxTelemetry } from './storage/influx-telemetry.js';
@@ -223,15 +224,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
     apiTokens: config.apiTokens,
     metricsRegistry: metrics.registry,
     deadLetters,
-    alerts: {
-      list: (query) => store.listAlerts(query),
-      get: (id) => store.alertById(id),
-      history: (id) => store.alertHistory(id),
-      acknowledge: (id, actor) => rules.acknowledge(id, actor),
-      resolve: (id, actor, note) => rules.resolve(id, actor, note),
-      recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
-      isKnownBorehole: (id) => registry.boreholes.has(id),
-    },
+    alerts: alertsPortOf(store, rules, registry),
     network: {
       registry,
       lastHeardAtMs: (id) => rules.stateOf(id)?.lastHeardAtMs ?? null,

@@ -7,9 +7,10 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_STATES, AlertTransitionError, type Alert, type AlertChangeKind } from '../../alerts/alert.js';
-import { UnknownAlertError } from '../../rules/engine.js';
+import type { Registry } from '../../config/registry.js';
+import { UnknownAlertError, type RulesEngine } from '../../rules/engine.js';
 import { RULE_IDS, SEVERITIES } from '../../rules/types.js';
-import type { AlertEventRecord, AlertQuery, MaintenanceRecord } from '../../storage/sqlite-store.js';
+import type { AlertEventRecord, AlertQuery, MaintenanceRecord, OperationalStore } from '../../storage/sqlite-store.js';
 import { actorOf, hasRole, type TokenAuth } from '../auth.js';
 import type { Scope } from '../network.js';
 import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
@@ -24,6 +25,23 @@ export interface AlertsPort {
   resolve(alertId: string, actor: string, note?: string): Alert;
   recordMaintenance(boreholeId: string, actor: string, note: string): MaintenanceRecord;
   isKnownBorehole(boreholeId: string): boolean;
+}
+
+/** The port as the service wires it: reads from the store, changes through the engine (which records and notifies them). */
+export function alertsPortOf(
+  store: Pick<OperationalStore, 'listAlerts' | 'alertById' | 'alertHistory'>,
+  engine: Pick<RulesEngine, 'acknowledge' | 'resolve' | 'recordMaintenance'>,
+  registry: Pick<Registry, 'boreholes'>,
+): AlertsPort {
+  return {
+    list: (query) => store.listAlerts(query),
+    get: (id) => store.alertById(id),
+    history: (id) => store.alertHistory(id),
+    acknowledge: (id, actor) => engine.acknowledge(id, actor),
+    resolve: (id, actor, note) => engine.resolve(id, actor, note),
+    recordMaintenance: (boreholeId, actor, note) => engine.recordMaintenance(boreholeId, actor, note),
+    isKnownBorehole: (id) => registry.boreholes.has(id),
+  };
 }
 
 export const alertSchema = z.object({

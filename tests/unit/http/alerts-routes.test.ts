@@ -4,7 +4,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/alerts/alert.js';
 import { buildApp } from '../../../src/http/app.js';
-import type { AlertsPort } from '../../../src/http/routes/alerts.js';
+import { alertsPortOf, type AlertsPort } from '../../../src/http/routes/alerts.js';
 import type { DeadLetterSource } from '../../../src/http/routes/dead-letters.js';
 import type { Reading } from '../../../src/domain/reading.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
@@ -51,15 +51,7 @@ describe('alert routes', () => {
     store = new SqliteStore(':memory:');
     const log = pino({ level: 'silent' });
     engine = new RulesEngine({ registry, store, now: () => clock.nowMs, log, writeAlertPoints: () => {} });
-    const alerts: AlertsPort = {
-      list: (query) => store.listAlerts(query),
-      get: (id) => store.alertById(id),
-      history: (id) => store.alertHistory(id),
-      acknowledge: (id, actor) => engine.acknowledge(id, actor),
-      resolve: (id, actor, note) => engine.resolve(id, actor, note),
-      recordMaintenance: (boreholeId, actor, note) => engine.recordMaintenance(boreholeId, actor, note),
-      isKnownBorehole: (id) => registry.boreholes.has(id),
-    };
+    const alerts: AlertsPort = alertsPortOf(store, engine, registry);
     app = await buildApp({
       log,
       apiTokens: [

@@ -9,7 +9,7 @@ import { Registry as MetricsRegistry } from 'prom-client';
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import type { Reading } from '../../../src/domain/reading.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
-import type { AlertsPort } from '../../../src/http/routes/alerts.js';
+import { alertsPortOf, type AlertsPort } from '../../../src/http/routes/alerts.js';
 import { buildUptimeReport } from '../../../src/reports/report.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
@@ -128,15 +128,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     totals: async (ids: readonly string[], fromMs: number, toMs: number) =>
       new Map<string, PeriodTotals>(ids.map((id) => [id, id === 'zegoua' ? { volumeM3: 0, pumpingHours: 0 } : { volumeM3: (10 * (toMs - fromMs)) / 86_400_000, pumpingHours: (2 * (toMs - fromMs)) / 86_400_000 }])),
   };
-  const alerts: AlertsPort = {
-    list: (query) => store.listAlerts(query),
-    get: (id) => store.alertById(id),
-    history: (id) => store.alertHistory(id),
-    acknowledge: (id, actor) => engine.acknowledge(id, actor),
-    resolve: (id, actor, note) => engine.resolve(id, actor, note),
-    recordMaintenance: (boreholeId, actor, note) => engine.recordMaintenance(boreholeId, actor, note),
-    isKnownBorehole: (id) => registry.boreholes.has(id),
-  };
+  const alerts: AlertsPort = alertsPortOf(store, engine, registry);
   const app = await buildApp({
     log,
     apiTokens: [
