@@ -74,6 +74,8 @@ export class MqttSource {
     const client = mqtt.connect(url, clientOptions);
     this.client = client;
     client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+      // Stopping: no PUBACK on a stream being ended; the broker delivers it again to the next session.
+      if (this.stopping) return;
       this.corkUntilIdle(client);
       this.options.handle({
         topic: packet.topic,

@@ -32,6 +32,8 @@ export interface InfluxServer {
   stop(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGKILL, as a crash or a power cut would stop it. */
+  kill(): Promise<void>;
   readonly pid: number | undefined;
 }
 
@@ -445,6 +447,7 @@ export async function startInfluxd(opts: { port?: number } = {}): Promise<Influx
       await managed.stop();
       await managed.start();
     },
+    kill: () => managed.kill(),
     get pid() {
       return managed.pid;
     },

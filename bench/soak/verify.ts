@@ -1,0 +1,143 @@
+/**
+ * What the soak checks at the end: the points InfluxDB holds against the readings the fleet
+ * generated and the broker acknowledged, series by series and timestamp by timestamp; and whether
+ * a sampled quantity stayed flat.
+ */
+import type { Series } from './fleet.js';
+
+const FIELD_OF = { flow: 'rate_lpm', pump: 'running', level: 'depth_m' } as const;
+
+interface InfluxSeries {
+  tags?: Record<string, string>;
+  values?: [number, unknown][];
+}
+interface InfluxResult {
+  series?: InfluxSeries[];
+  error?: string;
+  partial?: boolean;
+}
+
+export async function influxQuery(url: string, db: string, query: string): Promise<InfluxResult> {
+  const params = new URLSearchParams({ db, q: query, epoch: 'ms' });
+  const response = await fetch(`${url}/query?${params.toString()}`, { signal: AbortSignal.timeout(120_000) });
+  if (!response.ok) throw new Error(`InfluxDB answered ${response.status} to ${query}: ${await response.text()}`);
+  const body = (await response.json()) as { results?: InfluxResult[]; error?: string };
+  const result = body.results?.[0];
+  if (body.error || !result) throw new Error(`InfluxDB: ${body.error ?? 'no result'} for ${query}`);
+  if (result.error) throw new Error(`InfluxDB: ${result.error} for ${query}`);
+  if (result.partial) throw new Error(`InfluxDB truncated the answer to ${query} (max-row-limit): ask for fewer boreholes at once`);
+  return result;
+}
+
+/** Points stored in the three reading measurements, all boreholes together. */
+export async function storedTotal(url: string, db: string): Promise<number> {
+  let total = 0;
+  for (const [measurement, field] of Object.entries(FIELD_OF)) {
+    const result = await influxQuery(url, db, `SELECT count("${field}") FROM "${measurement}"`);
+    const value = result.series?.[0]?.values?.[0]?.[1];
+    total += typeof value === 'number' ? value : 0;
+  }
+  return total;
+}
+
+export interface SeriesVerdict {
+  series: number;
+  generated: number;
+  acked: number;
+  /** Generated, never acknowledged: may or may not be stored. */
+  unacked: number;
+  unackedStored: number;
+  stored: number;
+  /** Acknowledged and not in InfluxDB. */
+  lost: number;
+  /** In InfluxDB at a time no reading of that series was published with: a duplicate or an invention. */
+  unexpected: number;
+  /** Up to 10 examples of each problem, for the report. */
+  lostExamples: string[];
+  unexpectedExamples: string[];
+}
+
+/**
+ * Reads back every point of every series, a few boreholes at a time (InfluxDB 1.x may cap the rows
+ * of one answer), and compares the sets of timestamps. InfluxDB keeps one point per series and
+ * time, so a reading stored twice could only show as a time that was never published; the counts
+ * are therefore checked against the distinct (borehole, topic, ts) published.
+ */
+export async function verifySeries(url: string, db: string, all: readonly Series[], progress: (line: string) => void): Promise<SeriesVerdict> {
+  const verdict: SeriesVerdict = { series: all.length, generated: 0, acked: 0, unacked: 0, unackedStored: 0, stored: 0, lost: 0, unexpected: 0, lostExamples: [], unexpectedExamples: [] };
+  const byBorehole = new Map<string, Series[]>();
+  for (const one of all) byBorehole.set(one.borehole, [...(byBorehole.get(one.borehole) ?? []), one]);
+  const boreholes = [...byBorehole.keys()];
+  const mostPerSeries = Math.max(1, ...all.map((one) => one.generated.length));
+  const perQuery = Math.max(1, Math.floor(8_000 / mostPerSeries));
+  let done = 0;
+  let lastReport = Date.now();
+  for (let start = 0; start < boreholes.length; start += perQuery) {
+    const chunk = boreholes.slice(start, start + perQuery);
+    const where = chunk.map((id) => `"borehole" = '${id}'`).join(' OR ');
+    for (const [measurement, field] of Object.entries(FIELD_OF) as [keyof typeof FIELD_OF, string][]) {
+      const result = await influxQuery(url, db, `SELECT "${field}" FROM "${measurement}" WHERE ${where} GROUP BY "borehole"`);
+      const storedById = new Map<string, number[]>();
+      for (const series of result.series ?? []) {
+        const id = series.tags?.borehole;
+        if (id === undefined) continue;
+        storedById.set(id, (series.values ?? []).map(([time]) => time));
+      }
+      for (const id of chunk) {
+        const one = (byBorehole.get(id) ?? []).find((candidate) => candidate.kind === measurement);
+        if (!one) continue;
+        compare(one, storedById.get(id) ?? [], verdict);
+      }
+    }
+    done += chunk.length;
+    if (Date.now() - lastReport > 10_000) {
+      progress(`verify: ${done} of ${boreholes.length} boreholes read back`);
+      lastReport = Date.now();
+    }
+  }
+  return verdict;
+}
+
+function compare(one: Series, storedTimes: readonly number[], verdict: SeriesVerdict): void {
+  const stored = new Set(storedTimes);
+  const generated = new Set(one.generated);
+  const acked = new Set(one.acked);
+  verdict.generated += generated.size;
+  verdict.acked += acked.size;
+  verdict.stored += stored.size;
+  for (const ts of generated) {
+    if (acked.has(ts)) {
+      if (!stored.has(ts)) {
+        verdict.lost += 1;
+        if (verdict.lostExamples.length < 10) verdict.lostExamples.push(`${one.borehole}/${one.kind} ts ${new Date(ts).toISOString()}`);
+      }
+    } else {
+      verdict.unacked += 1;
+      if (stored.has(ts)) verdict.unackedStored += 1;
+    }
+  }
+  for (const ts of stored) {
+    if (generated.has(ts)) continue;
+    verdict.unexpected += 1;
+    if (verdict.unexpectedExamples.length < 10) verdict.unexpectedExamples.push(`${one.borehole}/${one.kind} ts ${new Date(ts).toISOString()}`);
+  }
+}
+
+/** Least-squares slope of y over x. */
+export function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const meanX = points.reduce((sum, point) => sum + point.x, 0) / n;
+  const meanY = points.reduce((sum, point) => sum + point.y, 0) / n;
+  let numerator = 0;
+  let denominator = 0;
+  for (const point of points) {
+    numerator += (point.x - meanX) * (point.y - meanY);
+    denominator += (point.x - meanX) ** 2;
+  }
+  return denominator === 0 ? 0 : numerator / denominator;
+}
+
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length;
+}
