@@ -21,6 +21,7 @@ import { loadScenario } from '../firmware-sim/scenarios.js';
 import { loadConfig, type Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { loadRegistry } from './config/registry.js';
+import { localDate } from './reports/periods.js';
 import { configSecrets, createLogger } from './observability/logger.js';
 import { startService, type RunningService } from './service.js';
 
@@ -67,6 +68,12 @@ const write = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** The demo's week of history and today, as the report page takes a period. */
+function weekQuery(tz: string): string {
+  const nowMs = Date.now();
+  return `from=${localDate(nowMs - 7 * 86_400_000, tz)}&to=${localDate(nowMs + 86_400_000, tz)}`;
+}
+
 function banner(config: Config, service: RunningService, state: DemoState, generatedTokens: boolean, brokerUrl: string, resumed: boolean): string {
   const base = service.url.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   const port = new URL(brokerUrl).port;
@@ -77,6 +84,7 @@ function banner(config: Config, service: RunningService, state: DemoState, gener
     `  pages            ${base}/                 (sign in with the viewer or operator token)`,
     `  boreholes (API)  ${base}/api/boreholes`,
     `  alerts (API)     ${base}/api/alerts`,
+    `  uptime report    ${base}/reports?${weekQuery(config.reportTz)}   (the simulated week)`,
     `  metrics          ${base}/metrics`,
     `  MQTT broker      ${brokerUrl}     try: mosquitto_pub -p ${port} -q 1 -t boreholes/khabou/flow -m '{"rate_lpm":3}'`,
     '',

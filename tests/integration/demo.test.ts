@@ -90,6 +90,8 @@ describe('npm run demo (README quick start)', () => {
     await expect.poll(() => first.output(), { timeout: 2 * MINUTE, interval: 200 }).toMatch(/viewer token\s+(\S+)/);
     const out = first.output();
     for (const url of [`${base}/`, `${base}/api/boreholes`, `${base}/api/alerts`, `${base}/metrics`]) expect(out).toContain(url);
+    const reportUrl = new RegExp(`${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/reports\\?(from=\\d{4}-\\d\\d-\\d\\d&to=\\d{4}-\\d\\d-\\d\\d)`).exec(out);
+    expect(reportUrl, 'the banner links the uptime report of the simulated week').not.toBeNull();
     const viewerToken = /viewer token\s+(\S+)/.exec(out)?.[1] as string;
     expect(out).toMatch(/operator token\s+\S{16,}/);
     const get = async <T>(path: string): Promise<T> => {
@@ -117,6 +119,13 @@ describe('npm run demo (README quick start)', () => {
     const fault = (await openFault()) as Alert;
     // The SMS to Khabou's committee and technician, written to the console (SMS_PROVIDER=console).
     await expect.poll(() => first.output(), { timeout: MINUTE }).toMatch(/"text":"Forage de Khabou: panne pompe \(marche a sec\) \d\d:\d\d\. Repondre OK \d+ pour confirmer\."/);
+
+    // The report the banner links covers the simulated week: Khabou's data, and its failure.
+    const report = await get<{ boreholes: { borehole: string; coverage_pct: number | null; failures: number }[] }>(`/api/reports/uptime?${reportUrl?.[1] ?? ''}`);
+    const khabouRow = report.boreholes.find((row) => row.borehole === 'khabou');
+    expect(khabouRow?.failures).toBeGreaterThanOrEqual(1);
+    // The week starts at a midnight, the history at the same time of day as now: at least 7 of 8 days.
+    expect(khabouRow?.coverage_pct).toBeGreaterThan(85);
 
     const alertsBefore = await get<{ items: Alert[] }>('/api/alerts?limit=100');
     const stopAt = Date.now();
