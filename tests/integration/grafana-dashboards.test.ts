@@ -30,24 +30,10 @@ import {
   type QuerySeries,
   type VariableState,
 } from '../support/grafana.js';
-import type { InfluxTarget } from '../support/influx.js';
+import { influxTargets } from '../support/influx.js';
 
 const serverSource = inject('serverSource');
-const targets: InfluxTarget[] = [];
-if (serverSource !== 'none') {
-  targets.push({
-    name: `InfluxDB from ${serverSource}`,
-    url: inject('influxUrl'),
-    token: inject('influxToken'),
-    org: inject('influxOrg'),
-    bucket: (unique) => inject('influxBucket') || unique,
-  });
-}
-if (inject('influx2Url')) {
-  targets.push({ name: 'InfluxDB 2.7 (testcontainers)', url: inject('influx2Url'), token: inject('influx2Token'), org: inject('influx2Org'), bucket: () => inject('influx2Bucket') });
-} else {
-  console.warn('NOTICE: the InfluxDB 2.7 variant of the Grafana dashboard suite is skipped: no container runtime answers here');
-}
+const targets = influxTargets('Grafana dashboard suite');
 if (serverSource === 'none') console.warn('!!! Grafana dashboard suite SKIPPED: no InfluxDB (see tests/support/global-setup.ts)');
 
 const MINUTE = 60_000;

@@ -8,32 +8,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunningService } from '../../src/service.js';
 import { startService } from '../../src/service.js';
 import { VIEWER_TOKEN, tempDir, testConfig, testRegistry, uniqueName } from '../support/fixtures.js';
-import { countPoints, influxClient, type InfluxTarget } from '../support/influx.js';
+import { countPoints, influxClient, influxTargets } from '../support/influx.js';
 import { waitUntil, isReady } from '../support/wait.js';
 import { connectPublisher, publishAll, type Message } from '../support/mqtt.js';
 
 const serverSource = inject('serverSource');
-const targets: InfluxTarget[] = [];
-if (serverSource !== 'none') {
-  targets.push({
-    name: `InfluxDB from ${serverSource}`,
-    url: inject('influxUrl'),
-    token: inject('influxToken'),
-    org: inject('influxOrg'),
-    bucket: (unique) => inject('influxBucket') || unique,
-  });
-}
-if (inject('influx2Url')) {
-  targets.push({
-    name: 'InfluxDB 2.7 (testcontainers)',
-    url: inject('influx2Url'),
-    token: inject('influx2Token'),
-    org: inject('influx2Org'),
-    bucket: () => inject('influx2Bucket'),
-  });
-} else {
-  console.warn('NOTICE: the InfluxDB 2.7 variant of the ingest suite is skipped: no container runtime answers here');
-}
+const targets = influxTargets('ingest suite');
 if (serverSource === 'none') console.warn('!!! ingest integration suite SKIPPED: no MQTT broker or InfluxDB (see tests/support/global-setup.ts)');
 
 const BASE_TS = Date.UTC(2026, 1, 5, 10, 0, 0);

@@ -1,5 +1,6 @@
 /** Reading back what the service stored, through the same InfluxQL client the service uses. */
 import { pino } from 'pino';
+import { inject } from 'vitest';
 import { InfluxClient } from '../../src/storage/influx.js';
 
 export interface InfluxTarget {
@@ -22,4 +23,35 @@ export async function countPoints(client: InfluxClient, measurement: string, fie
   const [series] = await client.query(`SELECT count("${field}") FROM "${measurement}" WHERE ${where}`);
   const value = series?.[0]?.values[0]?.[1];
   return typeof value === 'number' ? value : 0;
+}
+
+/**
+ * The InfluxDB servers a suite runs against: the one from the global setup (Debian's influxd, or
+ * INFLUX_URL), and InfluxDB 2.7 through testcontainers where a container runtime answers; its
+ * absence is said aloud with the suite's name.
+ */
+export function influxTargets(suite: string): InfluxTarget[] {
+  const targets: InfluxTarget[] = [];
+  const serverSource = inject('serverSource');
+  if (serverSource !== 'none') {
+    targets.push({
+      name: `InfluxDB from ${serverSource}`,
+      url: inject('influxUrl'),
+      token: inject('influxToken'),
+      org: inject('influxOrg'),
+      bucket: (unique) => inject('influxBucket') || unique,
+    });
+  }
+  if (inject('influx2Url')) {
+    targets.push({
+      name: 'InfluxDB 2.7 (testcontainers)',
+      url: inject('influx2Url'),
+      token: inject('influx2Token'),
+      org: inject('influx2Org'),
+      bucket: () => inject('influx2Bucket'),
+    });
+  } else {
+    console.warn(`NOTICE: the InfluxDB 2.7 variant of the ${suite} is skipped: no container runtime answers here`);
+  }
+  return targets;
 }

@@ -338,12 +338,18 @@ function mosquittoConfig(port: number, dir: string): string {
   ].join('\n');
 }
 
-/** The test's handle on a Mosquitto process, whatever configuration it was started with. */
-function mosquittoHandle(managed: ManagedProcess, port: number, dataDir: string): MosquittoServer {
-  return {
-    url: `mqtt://${HOST}:${port}`,
-    port,
-    dataDir,
+interface ProcessControls {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  readonly pid: number | undefined;
+}
+
+/** A server's description with the controls of its process; `pid` stays live (a restart changes it). */
+function withControls<T extends object>(managed: ManagedProcess, fields: T): T & ProcessControls {
+  const handle = {
+    ...fields,
     start: () => managed.start(),
     stop: () => managed.stop(),
     restart: async () => {
@@ -351,10 +357,13 @@ function mosquittoHandle(managed: ManagedProcess, port: number, dataDir: string)
       await managed.start();
     },
     kill: () => managed.kill(),
-    get pid() {
-      return managed.pid;
-    },
   };
+  return Object.defineProperty(handle, 'pid', { get: () => managed.pid, enumerable: true }) as T & ProcessControls;
+}
+
+/** The test's handle on a Mosquitto process, whatever configuration it was started with. */
+function mosquittoHandle(managed: ManagedProcess, port: number, dataDir: string): MosquittoServer {
+  return withControls(managed, { url: `mqtt://${HOST}:${port}`, port, dataDir });
 }
 
 export async function startMosquitto(opts: { port?: number } = {}): Promise<MosquittoServer> {
@@ -436,22 +445,7 @@ export async function startInfluxd(opts: { port?: number } = {}): Promise<Influx
   });
   await managed.start();
 
-  return {
-    url,
-    port,
-    dataDir,
-    version: (await pingInflux(url)) ?? '',
-    start: () => managed.start(),
-    stop: () => managed.stop(),
-    restart: async () => {
-      await managed.stop();
-      await managed.start();
-    },
-    kill: () => managed.kill(),
-    get pid() {
-      return managed.pid;
-    },
-  };
+  return withControls(managed, { url, port, dataDir, version: (await pingInflux(url)) ?? '' });
 }
 
 // ---------------------------------------------------------------------------------------------
