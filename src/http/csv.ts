@@ -1,4 +1,5 @@
 /** CSV as spreadsheets read it (RFC 4180): CRLF lines, cells quoted when they need to be. */
+import type { FastifyReply } from 'fastify';
 
 type Cell = string | number | boolean | null | undefined;
 
@@ -19,3 +20,8 @@ export function toCsv<K extends string>(columns: readonly K[], rows: readonly Re
 /** CSV when asked by `format=csv`, or by an Accept header that prefers it to JSON. */
 export const wantsCsv = (format: string | undefined, accept: string | undefined): boolean =>
   format === 'csv' || (format === undefined && accept !== undefined && /\btext\/csv\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept));
+
+/** A CSV body as a download named `filename`; a string goes out as it is, past any JSON response schema. */
+export function sendCsv(reply: FastifyReply, filename: string, body: string): FastifyReply {
+  return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`).send(body);
+}

@@ -77,6 +77,9 @@ export const WPDX_COLUMNS: readonly (keyof WpdxRow)[] = [
 
 const DRY_FAULT = 'dry_run';
 
+/** The `source` column: who supplies the data to WPdx. */
+export const WPDX_SOURCE = 'borehole-monitor';
+
 /** WPdx's "is there water today" and its cleaned status, from our status and unresolved alerts. */
 export function wpdxStatus(status: 'ok' | 'alert' | 'offline' | 'unknown', unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[]): Pick<WpdxRow, 'status_id' | 'status_clean'> {
   // A device that went quiet says nothing about the water: WPdx's "Unknown", not a guess.

@@ -87,7 +87,11 @@ function regionTable(region: string, rows: readonly UptimeRow[]): SafeHtml {
 export function reportPage(view: ReportView): SafeHtml {
   const { report, format } = view;
   const regions = new Map<string, UptimeRow[]>();
-  for (const row of report.boreholes) regions.set(row.region, [...(regions.get(row.region) ?? []), row]);
+  for (const row of report.boreholes) {
+    const rows = regions.get(row.region);
+    if (rows) rows.push(row);
+    else regions.set(row.region, [row]);
+  }
   const network = summarizeRows(report.boreholes);
   const query = `from=${view.fromDate}&to=${view.toDate}`;
   return html`<div class="report-head">

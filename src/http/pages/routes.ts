@@ -26,10 +26,9 @@ import { loginPage, messagePage } from './login-page.js';
 import { networkPage } from './network-page.js';
 import { reportPage } from './report-page.js';
 import { localDate, PeriodError, periodContaining, type Period } from '../../reports/periods.js';
-import { UPTIME_CSV_COLUMNS, uptimeCsvRows } from '../../reports/report.js';
-import { WPDX_COLUMNS, wpdxRow } from '../../reports/wpdx.js';
-import { toCsv } from '../csv.js';
-import { periodOfQuery, reportBoreholes, type ReportsPort } from '../routes/reports.js';
+import { WPDX_COLUMNS } from '../../reports/wpdx.js';
+import { sendCsv, toCsv } from '../csv.js';
+import { periodOfQuery, reportBoreholes, uptimeCsv, wpdxFilename, wpdxRows, type ReportsPort } from '../routes/reports.js';
 
 export const TOKEN_COOKIE = 'bhm_token';
 const COOKIE_MAX_AGE_S = 30 * 86_400;
@@ -388,16 +387,14 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       const period = periodOf(request.query);
       if (period instanceof PeriodError) return reply.code(400).type('text/plain; charset=utf-8').send(period.message);
       const report = await reports.build(period, reportBoreholes(scope, identity, undefined));
-      const name = `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`;
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report)));
+      return sendCsv(reply, `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`, uptimeCsv(report));
     });
 
     app.get('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
       const identity = await signedIn(request, reply, 'viewer');
       if (!identity) return reply;
       const nowMs = now();
-      const rows = networkSummaries(options, identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, 'borehole-monitor'));
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="wpdx-${localDate(nowMs, timeZone)}.csv"`).send(toCsv(WPDX_COLUMNS, rows));
+      return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, wpdxRows(options, identity, nowMs)));
     });
   }
 

@@ -12,7 +12,7 @@ import { RULE_DEFAULTS } from '../../config/rule-params.js';
 import { QueryRangeError, type SeriesBucket } from '../../storage/telemetry.js';
 import { hasRole, type Identity, type TokenAuth } from '../auth.js';
 import { BOREHOLE_STATUSES, summarize, type BoreholeSummary, type NetworkPort, type Scope } from '../network.js';
-import { toCsv, wantsCsv } from '../csv.js';
+import { sendCsv, toCsv, wantsCsv } from '../csv.js';
 import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 import { formatEvery, parseEvery, parseInstant } from '../time-params.js';
 import { alertSchema, alertToJson, type AlertsPort } from './alerts.js';
@@ -258,9 +258,7 @@ export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (a
       };
       if (wantsCsv(request.query.format, request.headers.accept)) {
         const name = `${id}-${body.from.slice(0, 10)}-${body.to.slice(0, 10)}-${body.every}.csv`;
-        // A string goes out as it is: the JSON response schema does not apply to the CSV form.
-        const plain: FastifyReply = reply;
-        return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`).send(toCsv(CSV_COLUMNS, body.buckets));
+        return sendCsv(reply, name, toCsv(CSV_COLUMNS, body.buckets));
       }
       return body;
     },

@@ -9,11 +9,11 @@ import { z } from 'zod';
 import type { Borehole } from '../../config/registry.js';
 import { dayStart, localDate, PERIOD_KINDS, PeriodError, periodContaining, periodFromDates, type Period, type PeriodKind } from '../../reports/periods.js';
 import { UPTIME_CSV_COLUMNS, uptimeCsvRows, type UptimeReport } from '../../reports/report.js';
-import { WPDX_COLUMNS, wpdxRow } from '../../reports/wpdx.js';
+import { WPDX_COLUMNS, WPDX_SOURCE, wpdxRow, type WpdxRow } from '../../reports/wpdx.js';
 import type { ArchivedReport } from '../../storage/sqlite-store.js';
 import { QueryRangeError } from '../../storage/telemetry.js';
 import type { Identity, TokenAuth } from '../auth.js';
-import { toCsv, wantsCsv } from '../csv.js';
+import { sendCsv, toCsv, wantsCsv } from '../csv.js';
 import type { NetworkPort, Scope } from '../network.js';
 import { errorSchema } from '../schemas.js';
 import type { AlertsPort } from './alerts.js';
@@ -127,10 +127,17 @@ function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | un
   return { ...report, boreholes: report.boreholes.filter((row) => visible.has(row.borehole)) };
 }
 
+export const uptimeCsv = (report: UptimeReport): string => toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report));
+
+/** Every borehole the identity sees, in WPdx columns, as of `nowMs`. */
+export function wpdxRows(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxRow[] {
+  return networkSummaries(options, identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, WPDX_SOURCE));
+}
+
+export const wpdxFilename = (nowMs: number, timeZone: string): string => `wpdx-${localDate(nowMs, timeZone)}.csv`;
+
 function sendReport(reply: FastifyReply, report: UptimeReport, csv: boolean, name: string): FastifyReply | UptimeReport {
-  if (!csv) return report;
-  const plain: FastifyReply = reply;
-  return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}.csv"`).send(toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report)));
+  return csv ? sendCsv(reply, `${name}.csv`, uptimeCsv(report)) : report;
 }
 
 export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, options) => {
@@ -253,11 +260,8 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
     },
     async (request, reply) => {
       const nowMs = now();
-      const items = networkSummaries(options, request.identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, 'borehole-monitor'));
-      if (wantsCsv(request.query.format, request.headers.accept)) {
-        const plain: FastifyReply = reply;
-        return plain.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="wpdx-${localDate(nowMs, timeZone)}.csv"`).send(toCsv(WPDX_COLUMNS, items));
-      }
+      const items = wpdxRows(options, request.identity, nowMs);
+      if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, items));
       return { report_date: new Date(nowMs).toISOString(), items };
     },
   );
