@@ -7,7 +7,7 @@ import type { Borehole } from '../config/registry.js';
 import type { CriticalAlertRecord } from '../storage/sqlite-store.js';
 import type { PeriodTotals, TelemetryStore } from '../storage/telemetry.js';
 import type { Period } from './periods.js';
-import { lookaround, reportedEnd, round, uptimeFigures, type UptimeFigures } from './uptime.js';
+import { lookaround, reportedEnd, round, uptimeFigures, uptimeRatios, type UptimeFigures } from './uptime.js';
 
 export interface UptimeRow extends UptimeFigures {
   borehole: string;
@@ -121,8 +121,7 @@ export function summarizeRows(rows: readonly UptimeFigures[]): UptimeFigures {
     hours_total: round(total, 3),
     hours_down: round(down, 3),
     hours_no_data: round(noData, 3),
-    uptime_pct: total - noData > 0 ? round((100 * (total - noData - down)) / (total - noData), 2) : null,
-    coverage_pct: total > 0 ? round((100 * (total - noData)) / total, 2) : null,
+    ...uptimeRatios(total, down, noData),
     failures: sum((row) => row.failures),
     repairs,
     mttr_hours: repairs > 0 ? round(sum((row) => (row.mttr_hours ?? 0) * row.repairs) / repairs, 3) : null,

@@ -126,6 +126,15 @@ export const round = (value: number, digits: number): number => {
   return Math.round(value * factor) / factor;
 };
 
+/** Section 7's two ratios, from the total, down and no-data times in any one unit. */
+export function uptimeRatios(total: number, down: number, noData: number): Pick<UptimeFigures, 'uptime_pct' | 'coverage_pct'> {
+  const observed = total - noData;
+  return {
+    uptime_pct: observed > 0 ? round((100 * (observed - down)) / observed, 2) : null,
+    coverage_pct: total > 0 ? round((100 * observed) / total, 2) : null,
+  };
+}
+
 export function uptimeFigures(input: UptimeInput): UptimeFigures {
   const endMs = reportedEnd(input);
   const totalPeriodMs = endMs - input.fromMs;
@@ -139,13 +148,11 @@ export function uptimeFigures(input: UptimeInput): UptimeFigures {
   const noDataMs = totalMs(noData);
   const failures = input.criticalAlerts.filter((alert) => alert.criticalAtMs >= input.fromMs && alert.criticalAtMs < endMs);
   const repaired = failures.filter((alert) => alert.resolvedAtMs !== null && alert.resolvedAtMs <= input.nowMs);
-  const observedMs = totalPeriodMs - noDataMs;
   return {
     hours_total: round(totalPeriodMs / HOUR_MS, 3),
     hours_down: round(downMs / HOUR_MS, 3),
     hours_no_data: round(noDataMs / HOUR_MS, 3),
-    uptime_pct: observedMs > 0 ? round((100 * (observedMs - downMs)) / observedMs, 2) : null,
-    coverage_pct: totalPeriodMs > 0 ? round((100 * observedMs) / totalPeriodMs, 2) : null,
+    ...uptimeRatios(totalPeriodMs, downMs, noDataMs),
     failures: failures.length,
     repairs: repaired.length,
     mttr_hours:
