@@ -1,15 +1,31 @@
 /**
- * InfluxDB access: writes (line protocol) and InfluxQL queries, for InfluxDB 1.x and 2.x.
+ * InfluxDB access: writes (line protocol) and InfluxQL queries, for InfluxDB 1.x, 2.x and 3.x.
  *
- * The server's version comes from `/ping`. From 1.8 on (and on 2.x) writes go through
- * `@influxdata/influxdb-client` and `/api/v2/write`; 1.6 and 1.7 (what Debian ships) only have
- * the v1 `/write` endpoint, which is used directly. Both use `precision=ms`, the precision of the
- * contract's timestamps (v1 reads an unknown precision as nanoseconds without complaint, so the
- * value is spelt exactly). Queries are InfluxQL on `/query`, which 1.x answers natively and 2.x
- * through a DBRP mapping. On 1.x a query error comes back as HTTP 200 with an `error` field.
+ * The server's version comes from `/ping` (a header on 1.x and 2.x, a JSON body on 3.x). Each
+ * major version gets its native write endpoint, one plain HTTP POST per journal batch:
+ *   - 1.x (any minor): v1 `/write?db=&rp=&precision=ms`. 1.8 also has a v2-compatible
+ *     `/api/v2/write`, but it is a shim over the same handler and 1.6/1.7 (Debian) lack it.
+ *   - 2.x: `/api/v2/write?org=&bucket=&precision=ms` with `Authorization: Token`.
+ *   - 3.x: `/api/v3/write_lp?db=&precision=millisecond&accept_partial=false` with
+ *     `Authorization: Bearer` (InfluxDB 3 Core's own endpoint; all or nothing, like 1.x and 2.x,
+ *     so a refused batch can be split to find the bad line).
+ * Bodies above GZIP_MIN_BYTES are gzipped (`Content-Encoding: gzip`, which all three accept).
+ * The precision is spelt exactly: an unknown precision is read as nanoseconds (1.x, 2.x) or
+ * guessed from the magnitude (3.x) without complaint.
+ *
+ * Writes deliberately do not use `@influxdata/influxdb-client`'s WriteApi: it buffers and retries
+ * in memory, while the journal is the durable retry buffer, and its batching options allocate an
+ * array of `batchSize` up front (`RangeError: Invalid array length` for an unbounded batch,
+ * issue 13). What the service needs is one request per batch and the server's answer.
+ *
+ * Queries are InfluxQL on `/query`, which 1.x answers natively, 2.x through a DBRP mapping and 3.x
+ * through its v1-compatible API. On 1.x a query error comes back as HTTP 200 with an `error` field.
  */
-import { HttpError, InfluxDB, setLogger } from '@influxdata/influxdb-client';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { Logger } from 'pino';
+
+const gzip = promisify(gzipCallback);
 
 export interface InfluxSettings {
   url: string;
@@ -19,7 +35,12 @@ export interface InfluxSettings {
   /** 2.x: the bucket. 1.x: `db` or `db/rp`. */
   bucket: string;
   timeoutMs?: number;
+  /** Wall clock, for a `Retry-After` given as an HTTP date. */
+  now?: () => number;
 }
+
+/** Bodies from this size on are sent gzipped: a 5,000-point batch shrinks about tenfold. */
+export const GZIP_MIN_BYTES = 16 * 1024;
 
 /** A write the store refused or could not take. Retryable ones are sent again later. */
 export class StoreWriteError extends Error {
@@ -27,6 +48,10 @@ export class StoreWriteError extends Error {
     message: string,
     readonly retryable: boolean,
     readonly status?: number,
+    /** How long the server asked to wait before the next write (`Retry-After`), from its answer. */
+    readonly retryAfterMs?: number,
+    /** For an operator: what went wrong and what to check, without credentials. */
+    readonly reason: string = message,
   ) {
     super(message);
     this.name = 'StoreWriteError';
@@ -55,10 +80,58 @@ interface ServerVersion {
   minor: number;
 }
 
-/** Whether a status means "try again later" (outage, overload, credentials being fixed). */
-function isRetryableStatus(status: number): boolean {
-  // 400/413/422: the data itself is refused, sending it again cannot help.
+/**
+ * Whether a status means "try again later": an outage, an overload, or a token, org or bucket
+ * that an operator has to fix (401, 403, 404), which must never cost a valid reading. Only 400
+ * (bad line protocol), 413 (body too large) and 422 (points refused, e.g. outside retention) are
+ * answers about the data; the drain splits such a batch in halves until the refused lines are
+ * isolated, so a 413 batch is stored in smaller pieces and only a single line still 413 is refused.
+ */
+export function isRetryableStatus(status: number): boolean {
   return !(status === 400 || status === 413 || status === 422);
+}
+
+/** A `Retry-After` value, delay-seconds or an HTTP date (RFC 9110 section 10.2.3), in ms from `nowMs`. */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** What an operator reads in the log and in `/readyz`: the status, and what to check. */
+function refusalReason(status: number, serverMessage: string): string {
+  const said = serverMessage === '' ? '' : `: ${serverMessage}`;
+  switch (status) {
+    case 401:
+      return '401 unauthorized (check INFLUX_TOKEN)';
+    case 403:
+      return `403 forbidden${said} (the token may not write to the bucket: check INFLUX_TOKEN)`;
+    case 404:
+      return `404 not found${said} (check INFLUX_ORG and INFLUX_BUCKET)`;
+    default:
+      return `${status}${said}`;
+  }
+}
+
+/** The message of an InfluxDB error body: 2.x and 3.x send `{code, message}`, 1.x `{error}`. */
+function serverMessage(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown; error?: unknown };
+    const message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.error === 'string' ? parsed.error : text;
+    return message.slice(0, 300);
+  } catch {
+    return text.trim().slice(0, 300);
+  }
+}
+
+/** `fetch failed` says nothing; its cause (ECONNREFUSED, a timeout) does. */
+function networkReason(error: unknown): string {
+  const err = error as Error & { cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError') return 'no answer in time';
+  const cause = err.cause?.code ?? err.cause?.message;
+  return cause ? `${err.message} (${cause})` : err.message;
 }
 
 export function parseVersion(text: string): ServerVersion {
@@ -66,9 +139,18 @@ export function parseVersion(text: string): ServerVersion {
   return { text, major: Number(match?.[1] ?? 0), minor: Number(match?.[2] ?? 0) };
 }
 
+/** Which write endpoint a server version gets (see the top of this file). */
+type WriteEndpoint = 'v1' | 'v2' | 'v3';
+
+function writeEndpointOf(version: ServerVersion): WriteEndpoint {
+  if (version.major >= 3) return 'v3';
+  if (version.major === 2) return 'v2';
+  // 1.x, and a server that does not say its version: the v1 endpoint every version has.
+  return 'v1';
+}
+
 export class InfluxClient {
   private version: ServerVersion | null = null;
-  private writeApiClient: InfluxDB | null = null;
   private readonly db: string;
   private readonly rp: string | undefined;
   private readonly timeoutMs: number;
@@ -81,10 +163,6 @@ export class InfluxClient {
     this.db = db ?? settings.bucket;
     this.rp = rp;
     this.timeoutMs = settings.timeoutMs ?? 30_000;
-    setLogger({
-      error: (message, error) => log.error({ err: error }, message),
-      warn: (message, error) => log.warn({ err: error }, message),
-    });
   }
 
   /** The server's version, asked once it answers; throws while it is unreachable. */
@@ -93,11 +171,8 @@ export class InfluxClient {
     const text = await this.ping(this.timeoutMs);
     const version = parseVersion(text);
     if (version.major === 1) await this.ensureDatabase();
-    if (version.major >= 2 || (version.major === 1 && version.minor >= 8)) {
-      this.writeApiClient = new InfluxDB({ url: this.settings.url, token: this.settings.token, timeout: this.timeoutMs });
-    }
     this.version = version;
-    this.log.info({ version: text, writeApi: this.writeApiClient ? 'v2' : 'v1' }, 'influxdb connected');
+    this.log.info({ version: text, writeApi: writeEndpointOf(version) }, 'influxdb connected');
     return version;
   }
 
@@ -113,13 +188,38 @@ export class InfluxClient {
 
   /** Writes line protocol. Throws StoreWriteError; `retryable: false` means the data is refused. */
   async writeLines(body: Buffer): Promise<void> {
+    let version: ServerVersion;
     try {
-      await this.connect();
+      version = await this.connect();
     } catch (error) {
-      throw new StoreWriteError(`influxdb unreachable: ${(error as Error).message}`, true);
+      const reason = `unreachable: ${networkReason(error)}`;
+      throw new StoreWriteError(`influxdb ${reason}`, true, undefined, undefined, reason);
     }
-    if (this.writeApiClient) return this.writeV2(this.writeApiClient, body);
-    return this.writeV1(body);
+    const endpoint = writeEndpointOf(version);
+    const { token, org, bucket } = this.settings;
+    const params = new URLSearchParams();
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+    let path: string;
+    if (endpoint === 'v3') {
+      path = '/api/v3/write_lp';
+      params.set('db', this.db);
+      params.set('precision', 'millisecond');
+      params.set('accept_partial', 'false');
+      if (token !== '') headers.authorization = `Bearer ${token}`;
+    } else if (endpoint === 'v2') {
+      path = '/api/v2/write';
+      params.set('org', org);
+      params.set('bucket', bucket);
+      params.set('precision', 'ms');
+      if (token !== '') headers.authorization = `Token ${token}`;
+    } else {
+      path = '/write';
+      params.set('db', this.db);
+      if (this.rp) params.set('rp', this.rp);
+      params.set('precision', 'ms');
+      Object.assign(headers, this.authHeaders());
+    }
+    await this.post(`${path}?${params.toString()}`, headers, body);
   }
 
   /** Runs InfluxQL statements; the results of each, in order. Throws InfluxQueryError. */
@@ -173,45 +273,37 @@ export class InfluxClient {
     }
   }
 
-  private async writeV1(body: Buffer): Promise<void> {
-    const params = new URLSearchParams({ db: this.db, precision: 'ms' });
-    if (this.rp) params.set('rp', this.rp);
+  /** One write request; resolves on 2xx, else throws a StoreWriteError saying what to do. */
+  private async post(pathAndQuery: string, headers: Record<string, string>, body: Buffer): Promise<void> {
+    let payload = body;
+    if (body.length >= GZIP_MIN_BYTES) {
+      payload = await gzip(body);
+      headers['content-encoding'] = 'gzip';
+    }
     let response: Response;
     try {
-      response = await fetch(new URL(`/write?${params.toString()}`, this.settings.url), {
+      response = await fetch(new URL(pathAndQuery, this.settings.url), {
         method: 'POST',
-        headers: { ...this.authHeaders(), 'content-type': 'text/plain; charset=utf-8' },
-        body,
+        headers,
+        body: payload,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new StoreWriteError(`influxdb write failed: ${(error as Error).message}`, true);
+      const reason = `unreachable: ${networkReason(error)}`;
+      throw new StoreWriteError(`influxdb write failed: ${reason}`, true, undefined, undefined, reason);
     }
-    if (response.status === 204 || response.status === 200) return;
-    const text = (await response.text().catch(() => '')).slice(0, 500);
-    if (response.status === 404) this.version = null; // database gone: create it again on retry
-    throw new StoreWriteError(`influxdb write answered ${response.status}: ${text}`, isRetryableStatus(response.status), response.status);
-  }
-
-  private async writeV2(client: InfluxDB, body: Buffer): Promise<void> {
-    // One short-lived WriteApi per batch, with the library's own retries and buffering off: the
-    // journal is the retry buffer, and it is durable where the library's is not.
-    const writeApi = client.getWriteApi(this.settings.org, this.settings.bucket, 'ms', {
-      batchSize: Number.MAX_SAFE_INTEGER,
-      maxBatchBytes: Number.MAX_SAFE_INTEGER,
-      flushInterval: 0,
-      maxRetries: 0,
-      maxBufferLines: 0,
-      writeFailed: (error) => Promise.reject(error),
-    });
-    writeApi.writeRecords(body.toString('utf8').split('\n').filter((line) => line !== ''));
-    try {
-      await writeApi.close();
-    } catch (error) {
-      if (error instanceof HttpError) {
-        throw new StoreWriteError(`influxdb write answered ${error.statusCode}: ${error.body?.slice(0, 500) ?? error.message}`, isRetryableStatus(error.statusCode), error.statusCode);
-      }
-      throw new StoreWriteError(`influxdb write failed: ${(error as Error).message}`, true);
+    if (response.ok) {
+      // Drain the (empty) body so the connection goes back to the pool.
+      await response.arrayBuffer().catch(() => undefined);
+      return;
     }
+    const { status } = response;
+    const text = await response.text().catch(() => '');
+    // A missing database (1.x: created again on the next connect), a bucket dropped, or a server
+    // replaced by another major version behind the same URL: ask /ping again on the next write.
+    if (status === 404) this.version = null;
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), (this.settings.now ?? Date.now)());
+    const reason = refusalReason(status, serverMessage(text));
+    throw new StoreWriteError(`influxdb write answered ${reason}`, isRetryableStatus(status), status, retryAfterMs, reason);
   }
 }
