@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['tests/unit/**/*.test.ts', 'firmware-sim/**/*.test.ts'],
+          include: ['tests/unit/**/*.test.ts'],
         },
       },
       {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseDuration, parseSpeed, parseStart, simulatedNow, wallDelayUntil } from './clock.js';
-import { joinNegativeValues } from './cli.js';
+import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseDuration, parseSpeed, parseStart, simulatedNow, wallDelayUntil } from '../../../firmware-sim/clock.js';
+import { joinNegativeValues } from '../../../firmware-sim/cli.js';
 
 describe('durations', () => {
   it.each([

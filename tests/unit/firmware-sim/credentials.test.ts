@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { missingCredentials, parseCredentials } from './credentials.js';
+import { missingCredentials, parseCredentials } from '../../../firmware-sim/credentials.js';
 
 describe('simulator credentials (the broker devices file)', () => {
   it('reads id:password lines, skipping blanks and comments, passwords with colons intact', () => {

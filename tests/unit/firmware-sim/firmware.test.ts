@@ -3,11 +3,11 @@
  * wire schemas and decoder, so the simulator and the service can never drift apart.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES, payloadSchemas } from '../src/contract/payloads.js';
-import type { ReadingKind } from '../src/contract/topics.js';
-import { decodeMessage } from '../src/ingest/decode.js';
-import { Firmware, MALFORMED_KINDS, nextTickAfter, type LinkState, type OutgoingMessage, type TsFormat } from './firmware.js';
-import { DAY, events, exampleBorehole, HOUR } from './test-helpers.js';
+import { MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES, payloadSchemas } from '../../../src/contract/payloads.js';
+import type { ReadingKind } from '../../../src/contract/topics.js';
+import { decodeMessage } from '../../../src/ingest/decode.js';
+import { Firmware, MALFORMED_KINDS, nextTickAfter, type LinkState, type OutgoingMessage, type TsFormat } from '../../../firmware-sim/firmware.js';
+import { DAY, events, exampleBorehole, HOUR } from '../../../firmware-sim/test-helpers.js';
 
 const START = Date.UTC(2026, 1, 2, 0, 0, 30);
 const MINUTE = 60_000;

@@ -4,8 +4,8 @@
  * made to the people reading the docs fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { localHour, staticDepthM, step, boreholeParams, initialState } from './model.js';
-import { DAY, events, exampleBorehole, exampleRegistry, HOUR, simulate, type SimulatedRun } from './test-helpers.js';
+import { localHour, staticDepthM, step, boreholeParams, initialState } from '../../../firmware-sim/model.js';
+import { DAY, events, exampleBorehole, exampleRegistry, HOUR, simulate, type SimulatedRun } from '../../../firmware-sim/test-helpers.js';
 
 /** A dry-season week and a rainy-season week (so the seasonal level is exercised), two seeds. */
 const WEEKS = [

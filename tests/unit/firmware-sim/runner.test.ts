@@ -3,11 +3,11 @@
  * stopping, with hours of simulated time passing in milliseconds.
  */
 import { describe, expect, it } from 'vitest';
-import { payloadSchemas } from '../src/contract/payloads.js';
-import { parseTopic, type ReadingKind } from '../src/contract/topics.js';
-import { startSimulation, type SimulationOptions } from './runner.js';
-import { parseScenario } from './scenarios.js';
-import { exampleRegistry, FakeClock, HOUR, MemoryTransport } from './test-helpers.js';
+import { payloadSchemas } from '../../../src/contract/payloads.js';
+import { parseTopic, type ReadingKind } from '../../../src/contract/topics.js';
+import { startSimulation, type SimulationOptions } from '../../../firmware-sim/runner.js';
+import { parseScenario } from '../../../firmware-sim/scenarios.js';
+import { exampleRegistry, FakeClock, HOUR, MemoryTransport } from '../../../firmware-sim/test-helpers.js';
 
 const NOW = Date.UTC(2026, 1, 5, 10, 42, 17);
 

@@ -1,10 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config/errors.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from './clock.js';
-import { EVENT_TYPES, loadScenario, parseScenario, scenarioBoreholes, scheduleEvents } from './scenarios.js';
-import { exampleRegistry, SCENARIO_DIR } from './test-helpers.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../../firmware-sim/clock.js';
+import { EVENT_TYPES, loadScenario, parseScenario, scenarioBoreholes, scheduleEvents } from '../../../firmware-sim/scenarios.js';
+import { exampleRegistry, SCENARIO_DIR } from '../../../firmware-sim/test-helpers.js';
 
 function problems(yaml: string, source = 'firmware-sim/scenarios/broken.yaml'): string[] {
   try {
