@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/env.js';
 import type { Registry } from './config/registry.js';
 import { DeadLetterLog } from './ingest/dead-letters.js';
-import { Drain, type LineWriter } from './ingest/drain.js';
+import { Drain, writeHealthCheck, type LineWriter } from './ingest/drain.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
 import { Ingest, type IncomingMessage } from './ingest/ingest.js';
 import { Journal } from './ingest/journal.js';
@@ -39,6 +39,11 @@ export interface ServiceDeps {
   tickIntervalMs?: number;
   /** How long after start-up the uptime reports catch up (docs/reports.md); default 2 minutes. */
   reportStartDelayMs?: number;
+  /**
+   * How long every write to the time-series store must have failed before `/readyz` says so
+   * (docs/operations.md); default a minute, so that a blip is not an outage.
+   */
+  storeFailingReadyAfterMs?: number;
 }
 
 export interface RunningService {
@@ -54,8 +59,17 @@ export interface RunningService {
 
 /** How long a clean shutdown keeps sending the journal to the store before leaving it for next time. */
 const SHUTDOWN_FLUSH_MS = 5000;
+const STORE_FAILING_READY_AFTER_MS = 60_000;
 
-export async function startService({ config, registry, log, now = Date.now, tickIntervalMs, reportStartDelayMs }: ServiceDeps): Promise<RunningService> {
+export async function startService({
+  config,
+  registry,
+  log,
+  now = Date.now,
+  tickIntervalMs,
+  reportStartDelayMs,
+  storeFailingReadyAfterMs = STORE_FAILING_READY_AFTER_MS,
+}: ServiceDeps): Promise<RunningService> {
   // MQTT_URL and INFLUX_URL unset: the embedded broker and time-series store (CONTRACT.md section 8).
   const journal = new Journal({
     dir: join(config.dataDir, 'journal'),
@@ -83,6 +97,7 @@ export async function startService({ config, registry, log, now = Date.now, tick
     unresolvedAlerts: () => store.unresolvedCounts(),
     lateReadings: () => rules.lateReadingCount,
     outbox: () => store.outboxStats(now()),
+    storeWriteHealth: () => drainRef?.health(),
   });
   metrics.deadLetters.set(deadLetters.size);
   let drainRef: Drain | null = null;
@@ -246,8 +261,10 @@ export async function startService({ config, registry, log, now = Date.now, tick
       handle: (sms) => inboundSms.handle(sms),
     },
     readiness: async () => {
+      // Answering /ping is not taking writes (a revoked token, a dropped bucket): both are asked.
+      const writes = writeHealthCheck(drain.health(), now(), storeFailingReadyAfterMs, timeSeries.name);
       const store = await timeSeries.ping().then(
-        () => ({ ok: true }),
+        () => writes,
         (error: Error) => ({ ok: false, detail: `${timeSeries.name} unreachable: ${error.message}` }),
       );
       return {
@@ -330,6 +347,6 @@ function openTimeSeries(config: Config, log: Logger, now: () => number): TimeSer
     log.child({ component: 'store' }).info({ path }, 'embedded time-series store opened (INFLUX_URL unset)');
     return { name: 'the embedded time-series store', writer: embedded, telemetry: embedded, ping: () => embedded.ping(), close: () => embedded.close() };
   }
-  const influx = new InfluxClient({ url, token, org, bucket }, log.child({ component: 'influx' }));
+  const influx = new InfluxClient({ url, token, org, bucket, now }, log.child({ component: 'influx' }));
   return { name: 'influxdb', writer: influx, telemetry: new InfluxTelemetry(influx), ping: () => influx.ping(), close: () => undefined };
 }

@@ -1,8 +1,14 @@
 /**
  * Moves batches from the journal to the time-series store, a bounded number at a time, with
  * exponential backoff while the store is down. A batch is forgotten only once the store confirmed
- * it. A batch the store refuses as data (HTTP 400) is split in halves until the refused lines are
- * isolated; those few become dead letters and the rest is stored.
+ * it. A batch the store refuses as data (HTTP 400, 413, 422) is split in halves until the refused
+ * lines are isolated; those few become dead letters and the rest is stored. Anything else (an
+ * outage, a 401/403/404 an operator has to fix) is retried until it works: no valid reading is
+ * dropped for it. A `Retry-After` the store sends is honoured, up to `maxRetryAfterMs`.
+ *
+ * While writes fail, the drain says so once: one `error` line when failing starts, one `warn` when
+ * the reason changes (a 503 outage that becomes a 401), one `info` when writes resume, and
+ * `health()` for `/readyz` and the metrics (docs/operations.md).
  */
 import type { Logger } from 'pino';
 import type { Journal, JournalBatch } from './journal.js';
@@ -28,13 +34,57 @@ export interface DrainOptions {
   lingerMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Longest wait a store's `Retry-After` can impose; default 5 minutes. */
+  maxRetryAfterMs?: number;
   now: () => number;
   log: Logger;
   events: DrainEvents;
 }
 
+/** Whether writes to the store are failing, for `/readyz` and the metrics. */
+export interface WriteHealth {
+  /** Failed write attempts since the last one that worked. */
+  consecutiveFailures: number;
+  /** When the first of those failed; null while writes work. */
+  failingSinceMs: number | null;
+  /** The HTTP status of the last failure (none when the store was unreachable). */
+  lastStatus: number | undefined;
+  /** The last failure, for an operator ("401 unauthorized (check INFLUX_TOKEN)"). */
+  lastReason: string | null;
+}
+
+/** What the drain reads of a failed write (StoreWriteError has all of it; anything else is an outage). */
+interface WriteFailure {
+  retryable?: boolean;
+  status?: number;
+  retryAfterMs?: number;
+  reason?: string;
+  message?: string;
+}
+
 function isRetryable(error: unknown): boolean {
   return !(typeof error === 'object' && error !== null && 'retryable' in error && error.retryable === false);
+}
+
+function failureOf(error: unknown): { status: number | undefined; reason: string; retryAfterMs: number | undefined } {
+  const failure = (typeof error === 'object' && error !== null ? error : {}) as WriteFailure;
+  return {
+    status: typeof failure.status === 'number' ? failure.status : undefined,
+    reason: failure.reason ?? failure.message ?? String(error),
+    retryAfterMs: typeof failure.retryAfterMs === 'number' ? failure.retryAfterMs : undefined,
+  };
+}
+
+/**
+ * The store's readiness: not ready once every write has failed for `thresholdMs` (a blip of a few
+ * seconds is not an outage), naming the store and the last reason.
+ */
+export function writeHealthCheck(health: WriteHealth, nowMs: number, thresholdMs: number, storeName: string): { ok: boolean; detail?: string } {
+  if (health.failingSinceMs === null) return { ok: true };
+  const failingMs = nowMs - health.failingSinceMs;
+  if (failingMs < thresholdMs) return { ok: true };
+  const verb = health.lastStatus === undefined ? 'failing' : 'refused';
+  return { ok: false, detail: `${storeName} writes ${verb} for ${Math.round(failingMs / 1000)} s: ${health.lastReason ?? 'unknown error'}` };
 }
 
 export class Drain {
@@ -43,6 +93,8 @@ export class Drain {
   private scheduled = false;
   private running = false;
   private failures = 0;
+  private failingSinceMs: number | null = null;
+  private lastFailure: { status: number | undefined; reason: string } | null = null;
   private backoffUntilMs = 0;
   private timer: NodeJS.Timeout | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -80,6 +132,15 @@ export class Drain {
 
   get consecutiveFailures(): number {
     return this.failures;
+  }
+
+  health(): WriteHealth {
+    return {
+      consecutiveFailures: this.failures,
+      failingSinceMs: this.failingSinceMs,
+      lastStatus: this.lastFailure?.status,
+      lastReason: this.lastFailure?.reason ?? null,
+    };
   }
 
   private wakeAfter(delayMs: number): void {
@@ -131,14 +192,18 @@ export class Drain {
     } catch (error) {
       journal.release(batch);
       events.failed(true);
-      this.backOff();
-      if (this.failures === 1 || this.failures % 10 === 0) {
-        log.warn({ err: error, failures: this.failures, pendingPoints: journal.stats().pendingPoints }, 'store write failed, will retry');
-      }
+      const failure = failureOf(error);
+      this.backOff(failure.retryAfterMs);
+      this.noteFailure(failure, error);
       return;
     }
-    if (this.failures > 0) log.info({ failures: this.failures }, 'store writes resumed');
+    if (this.failingSinceMs !== null) {
+      const failingS = Math.round((now() - this.failingSinceMs) / 1000);
+      log.info({ failingS, retries: this.failures, pendingPoints: journal.stats().pendingPoints }, 'store writes resumed');
+    }
     this.failures = 0;
+    this.failingSinceMs = null;
+    this.lastFailure = null;
     this.backoffUntilMs = 0;
     events.written(batch.points, now() - startedAt);
     await journal.confirm(batch);
@@ -162,12 +227,30 @@ export class Drain {
     }
   }
 
-  private backOff(): void {
-    const { minBackoffMs = 500, maxBackoffMs = 30_000, now } = this.options;
+  /** Logs the start of a failing spell, and a change of its reason, once each; not every retry. */
+  private noteFailure(failure: { status: number | undefined; reason: string }, error: unknown): void {
+    const { log, now, journal } = this.options;
+    const previous = this.lastFailure;
+    this.lastFailure = { status: failure.status, reason: failure.reason };
+    const fields = { status: failure.status, reason: failure.reason, pendingPoints: journal.stats().pendingPoints };
+    if (this.failingSinceMs === null) {
+      this.failingSinceMs = now();
+      log.error({ ...fields, err: error }, 'store writes failing, will retry until they work');
+    } else if (previous?.status !== failure.status) {
+      log.warn({ ...fields, previousStatus: previous?.status, retries: this.failures }, 'store writes still failing, now for another reason');
+    }
+  }
+
+  private backOff(retryAfterMs?: number): void {
+    const { minBackoffMs = 500, maxBackoffMs = 30_000, maxRetryAfterMs = 300_000, now } = this.options;
     this.failures += 1;
     const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** Math.min(this.failures - 1, 16));
-    // Jitter keeps a fleet of restarted services from hammering a recovering store in step.
-    this.backoffUntilMs = now() + delay * (0.75 + Math.random() * 0.5);
+    // Jitter keeps a fleet of restarted services from hammering a recovering store in step. A
+    // server's Retry-After is a floor (no retry before it), capped so a wrong header cannot stall
+    // the drain for hours.
+    const jittered = delay * (0.75 + Math.random() * 0.5);
+    const asked = retryAfterMs === undefined ? 0 : Math.min(retryAfterMs, maxRetryAfterMs);
+    this.backoffUntilMs = now() + Math.max(jittered, asked);
     this.wakeAfter(this.backoffUntilMs - now());
   }
 }

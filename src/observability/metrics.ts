@@ -17,6 +17,8 @@ export interface MetricSources {
   outbox?(): { pending: number; oldestPendingAgeMs: number; failed: number };
   /** Journal damage found since start (docs/ingest.md, disk full and torn writes). */
   journalDamage?(): { tornTails: number; damagedSegments: number };
+  /** Whether writes to the time-series store are failing (the drain's health). */
+  storeWriteHealth?(): { consecutiveFailures: number; failingSinceMs: number | null } | undefined;
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -63,6 +65,23 @@ export function createMetrics(sources: MetricSources) {
       help: 'Duration of successful batch writes to the time-series store',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
+    }),
+    storeConsecutiveFailures: new Gauge({
+      name: 'store_write_consecutive_failures',
+      help: 'Failed write attempts to the time-series store since the last one that worked (0 while writes work)',
+      registers: [registry],
+      collect() {
+        this.set(sources.storeWriteHealth?.()?.consecutiveFailures ?? 0);
+      },
+    }),
+    storeFailingSeconds: new Gauge({
+      name: 'store_write_failing_seconds',
+      help: 'How long every write to the time-series store has failed (0 while writes work)',
+      registers: [registry],
+      collect() {
+        const since = sources.storeWriteHealth?.()?.failingSinceMs ?? null;
+        this.set(since === null ? 0 : Math.max(0, (sources.now() - since) / 1000));
+      },
     }),
     journalPendingPoints: new Gauge({
       name: 'journal_pending_points',
