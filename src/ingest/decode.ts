@@ -40,7 +40,16 @@ export interface Rejection {
 export interface DecodeContext {
   topicRoot: string;
   isKnownBorehole(id: string): boolean;
+  /** How often the device measures; spaces the readings of a batch without `ts`. Default CLOCKLESS_INTERVAL_MS. */
+  reportingIntervalMs?(id: string): number;
 }
+
+/**
+ * The reporting interval assumed for a device without a clock: the firmware's default of one
+ * reading a minute (CONTRACT.md section 1). A store-and-forward batch without `ts` is spread
+ * back from its receive time at this pace, so that its readings stay distinct points.
+ */
+export const CLOCKLESS_INTERVAL_MS = 60_000;
 
 export interface DecodeResult {
   readings: Reading[];
@@ -58,8 +67,9 @@ function describeTs(tsMs: number): string {
   return Number.isNaN(date.getTime()) ? String(tsMs) : date.toISOString();
 }
 
-function resolveTs(ts: WireTimestamp | undefined, receivedAtMs: number): number {
-  if (ts === undefined) return receivedAtMs;
+/** `clocklessAtMs`: where a reading without `ts` goes (the receive time, or its place in a batch). */
+function resolveTs(ts: WireTimestamp | undefined, clocklessAtMs: number): number {
+  if (ts === undefined) return clocklessAtMs;
   return typeof ts === 'number' ? ts : Date.parse(ts);
 }
 
@@ -91,8 +101,14 @@ export function decodeMessage(
   }
   if (body.length === 0) return reject('empty_batch', 'batch holds no readings');
   const result: DecodeResult = { readings: [], rejections: [] };
+  // A batch is in measurement order and its last reading was measured just before it was sent: a
+  // reading without `ts` is placed back from the receive time by its distance from the end, one
+  // reporting interval per place. Stamping them all with the receive time would make them one
+  // point (same series and time), and keep only the last (issue 13). In a batch mixing both, the
+  // stamped readings keep their `ts` and the others are placed the same way.
+  const intervalMs = context.reportingIntervalMs?.(boreholeId) ?? CLOCKLESS_INTERVAL_MS;
   body.forEach((item: unknown, index) => {
-    const one = decodeOne(boreholeId, kind, item, receivedAtMs, index);
+    const one = decodeOne(boreholeId, kind, item, receivedAtMs, index, receivedAtMs - (body.length - 1 - index) * intervalMs);
     result.readings.push(...one.readings);
     result.rejections.push(...one.rejections);
   });
@@ -105,6 +121,7 @@ function decodeOne(
   item: unknown,
   receivedAtMs: number,
   index: number | undefined,
+  clocklessAtMs = receivedAtMs,
 ): DecodeResult {
   const schema: z.ZodType = payloadSchemas[kind];
   const checked = schema.safeParse(item);
@@ -112,7 +129,7 @@ function decodeOne(
     return reject('invalid_reading', describeIssues(checked.error.issues).join('; '), index);
   }
   const values = checked.data as { ts?: WireTimestamp };
-  const tsMs = resolveTs(values.ts, receivedAtMs);
+  const tsMs = resolveTs(values.ts, clocklessAtMs);
   if (tsMs > receivedAtMs + MAX_FUTURE_SKEW_MS) {
     return reject('future_ts', `ts ${describeTs(tsMs)} is more than 10 minutes ahead of the receive time`, index);
   }

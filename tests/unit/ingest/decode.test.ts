@@ -47,6 +47,33 @@ describe('decoding MQTT messages', () => {
       expect(result.readings.map((r) => r.tsMs)).toEqual([RECEIVED_AT_MS]);
     });
 
+    it('spreads a batch without ts back from the receive time, one reporting interval apart, the last at the receive time', () => {
+      const result = decode('boreholes/khabou/flow', [{ rate_lpm: 1 }, { rate_lpm: 2 }, { rate_lpm: 3 }]);
+      expect(result.rejections).toEqual([]);
+      expect(result.readings.map((r) => [r.tsMs, (r.values as { rate_lpm: number }).rate_lpm])).toEqual([
+        [RECEIVED_AT_MS - 2 * MINUTE_MS, 1],
+        [RECEIVED_AT_MS - MINUTE_MS, 2],
+        [RECEIVED_AT_MS, 3],
+      ]);
+    });
+
+    it("spaces a clockless batch at the borehole's reporting interval when one is known", () => {
+      const every5s: DecodeContext = { ...context, reportingIntervalMs: () => 5000 };
+      const result = decodeMessage('boreholes/khabou/level', json([{ depth_m: 30 }, { depth_m: 31 }]), RECEIVED_AT_MS, every5s);
+      expect(result.readings.map((r) => r.tsMs)).toEqual([RECEIVED_AT_MS - 5000, RECEIVED_AT_MS]);
+    });
+
+    it('keeps the ts of stamped readings in a mixed batch and places the clockless ones by their position', () => {
+      const result = decode('boreholes/khabou/flow', [{ ts: MEASURED_AT_MS, rate_lpm: 1 }, { rate_lpm: 2 }, { rate_lpm: 3 }]);
+      expect(result.readings.map((r) => r.tsMs)).toEqual([MEASURED_AT_MS, RECEIVED_AT_MS - MINUTE_MS, RECEIVED_AT_MS]);
+    });
+
+    it('keeps the place of a clockless reading when an earlier one in the batch is invalid', () => {
+      const result = decode('boreholes/khabou/flow', [{ rate_lpm: -1 }, { rate_lpm: 2 }, { rate_lpm: 3 }]);
+      expect(result.rejections.map((r) => r.index)).toEqual([0]);
+      expect(result.readings.map((r) => r.tsMs)).toEqual([RECEIVED_AT_MS - MINUTE_MS, RECEIVED_AT_MS]);
+    });
+
     it('rejects a ts more than 10 minutes in the future', () => {
       const result = decode('boreholes/khabou/flow', { ts: RECEIVED_AT_MS + 11 * MINUTE_MS, rate_lpm: 12.5 });
       expect(rejectedAs(result)).toBe('future_ts');
