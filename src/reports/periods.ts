@@ -4,7 +4,6 @@
  * are its business, not ours.
  */
 import { DateTime } from 'luxon';
-import { MAX_ACTIVE_RANGE_MS } from '../storage/telemetry.js';
 
 export const PERIOD_KINDS = ['day', 'week', 'month'] as const;
 export type PeriodKind = (typeof PERIOD_KINDS)[number];
@@ -20,6 +19,14 @@ export class PeriodError extends Error {
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The longest period a report may ask for: a year and a month of slack. It bounds the period
+ * asked, not what the report reads to judge the period's edges (`offline_minutes` either side),
+ * which report.ts asks of the store in slices.
+ */
+export const MAX_REPORT_DAYS = 400;
+const DAY_MS = 86_400_000;
 
 function localMidnight(date: string, tz: string, name: string): DateTime {
   const parsed = DATE.test(date) ? DateTime.fromISO(date, { zone: tz }) : null;
@@ -43,7 +50,9 @@ export function periodFromDates(from: string, to: string, tz: string): Period {
   const fromMs = localMidnight(from, tz, 'from').toMillis();
   const toMs = localMidnight(to, tz, 'to').toMillis();
   if (!(toMs > fromMs)) throw new PeriodError('`to` must be after `from` (the period is [from, to), `to` excluded)');
-  if (toMs - fromMs > MAX_ACTIVE_RANGE_MS) throw new PeriodError('a report covers at most 400 days');
+  // Local days: a period crossing a change of offset is an hour longer or shorter than its days.
+  const days = Math.round((toMs - fromMs) / DAY_MS);
+  if (days > MAX_REPORT_DAYS) throw new PeriodError(`a report covers at most ${MAX_REPORT_DAYS} days; ${from} to ${to} is ${days} days`);
   return { fromMs, toMs, tz };
 }
 

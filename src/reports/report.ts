@@ -3,6 +3,7 @@
  * alerts from the state store and its minutes of data and totals from the time-series store, and
  * hands them to the pure computation in `uptime.ts`.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Borehole } from '../config/registry.js';
 import type { CriticalAlertRecord } from '../storage/sqlite-store.js';
 import type { PeriodTotals, TelemetryStore } from '../storage/telemetry.js';
@@ -36,6 +37,27 @@ export interface ReportSources {
 /** Boreholes asked of the store at once: each is a month of minutes, and the store serves the live service too. */
 const CONCURRENCY = 4;
 
+/**
+ * The longest stretch of minutes asked of the store in one call. The embedded store (SQLite)
+ * answers synchronously, on the event loop that also takes MQTT messages and HTTP requests: a
+ * year of 1,000 boreholes asked at once held it for many seconds (issue 13). Asked a month of one
+ * borehole at a time, with a turn of the event loop between calls, a report holds it for one
+ * slice at most. It also keeps every call within the store's 400-day limit whatever the
+ * `offline_minutes` look-around adds to a 400-day period.
+ */
+export const ACTIVE_SLICE_MS = 31 * 86_400_000;
+
+/** Minutes with data in [fromMs, toMs), asked slice by slice, yielding to the event loop between slices. */
+async function activeMinutesSliced(telemetry: ReportSources['telemetry'], boreholeId: string, fromMs: number, toMs: number): Promise<number[]> {
+  const minutes: number[] = [];
+  for (let start = fromMs; start < toMs; start += ACTIVE_SLICE_MS) {
+    // Slices are disjoint and ascending, so their minutes concatenate in order.
+    for (const minute of await telemetry.activeMinutes(boreholeId, start, Math.min(start + ACTIVE_SLICE_MS, toMs))) minutes.push(minute);
+    await yieldToEventLoop();
+  }
+  return minutes;
+}
+
 async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -59,11 +81,14 @@ export async function buildUptimeReport(sources: ReportSources, period: Period, 
     list.push(alert);
     alertsByBorehole.set(alert.boreholeId, list);
   }
-  const totals = endMs > period.fromMs ? await sources.telemetry.totals(boreholes.map((b) => b.id), period.fromMs, endMs) : new Map<string, PeriodTotals>();
   const rows = await mapLimited(boreholes, CONCURRENCY, async (borehole): Promise<UptimeRow> => {
     const offlineMinutes = borehole.rules.offline_minutes;
     const [windowStart, windowEnd] = lookaround({ ...period, nowMs, offlineMinutes });
-    const activeMinutes = windowEnd > windowStart ? await sources.telemetry.activeMinutes(borehole.id, windowStart, windowEnd) : [];
+    const activeMinutes = windowEnd > windowStart ? await activeMinutesSliced(sources.telemetry, borehole.id, windowStart, windowEnd) : [];
+    // One borehole's totals at a time (not sliced: a meter difference or an integral across a
+    // slice boundary would be lost), then a turn of the event loop.
+    const totals = endMs > period.fromMs ? await sources.telemetry.totals([borehole.id], period.fromMs, endMs) : new Map<string, PeriodTotals>();
+    await yieldToEventLoop();
     const total = totals.get(borehole.id);
     const figures = uptimeFigures({
       ...period,

@@ -74,6 +74,20 @@ describe('uptime report routes', () => {
     expect(response.json<{ message: string }>().message).toMatch(why);
   });
 
+  it('reports a period of 400 days, the longest allowed, whatever offline_minutes adds around it; refuses 401', async () => {
+    // 2025-01-01 to 2026-02-05 (excluded): 400 days, complete at T0.
+    const longest = await get('/api/reports/uptime?from=2025-01-01&to=2026-02-05');
+    expect(longest.statusCode).toBe(200);
+    expect(longest.json<Report>()).toMatchObject({ from: '2025-01-01T00:00:00.000Z', to: '2026-02-05T00:00:00.000Z', complete: true });
+    expect(rowOf(longest.json<Report>(), 'segala')?.hours_total).toBe(9600);
+    const tooLong = await get('/api/reports/uptime?from=2025-01-01&to=2026-02-06');
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json<{ error: string; message: string }>()).toEqual({
+      error: 'invalid_period',
+      message: 'a report covers at most 400 days; 2025-01-01 to 2026-02-06 is 401 days',
+    });
+  });
+
   it('needs a token, and gives a region-limited token only its region', async () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/reports/uptime' })).statusCode).toBe(401);
     const limited = (await get('/api/reports/uptime', TOKENS.koulikoroViewer)).json<Report>();
