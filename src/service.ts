@@ -25,6 +25,7 @@ import { buildUptimeReport, type ReportSources } from './reports/report.js';
 import { ReportScheduler } from './reports/scheduler.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
+import { resolveAlertsOfRemovedBoreholes } from './alerts/removed-boreholes.js';
 import { SmsDispatcher } from './notify/dispatcher.js';
 import { createSmsGateway } from './notify/gateways/config.js';
 import { Notifier } from './notify/notifier.js';
@@ -112,11 +113,20 @@ export async function startService({
     registry,
     store,
     now,
+    // A clock injected by a test drives silence too; the real one gets a monotonic companion.
+    ...(now === Date.now ? { monotonicNow: () => performance.now() } : {}),
     log: log.child({ component: 'rules' }),
     ...(tickIntervalMs === undefined ? {} : { tickIntervalMs }),
     writeAlertPoints: (changes) => writeLines(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId)))),
   });
   rules.onChange((change) => metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity }));
+  // Silence is judged only while the boreholes can be heard: from the broker connection on.
+  rules.hearingLost();
+  const hearing = (up: boolean): void => {
+    metrics.mqttConnected.set(up ? 1 : 0);
+    if (up) rules.hearingResumed();
+    else rules.hearingLost();
+  };
 
   const smsLog = log.child({ component: 'sms' });
   const dispatcher = new SmsDispatcher({
@@ -202,7 +212,7 @@ export async function startService({
           ...intake,
           host: config.mqtt.embedded.host,
           port: config.mqtt.embedded.port,
-          onListeningChange: (listening) => metrics.mqttConnected.set(listening ? 1 : 0),
+          onListeningChange: hearing,
           // Cut before its payload was read: counted and logged (with the address), not dead-lettered.
           onOversizePacket: () => metrics.rejected.inc({ reason: 'oversize' }),
         })
@@ -213,7 +223,7 @@ export async function startService({
           protocolVersion: config.mqtt.protocolVersion,
           username: config.mqtt.username,
           password: config.mqtt.password,
-          onConnectionChange: (connected) => metrics.mqttConnected.set(connected ? 1 : 0),
+          onConnectionChange: hearing,
         });
 
   const reportSources: ReportSources = {
@@ -277,6 +287,14 @@ export async function startService({
     },
   });
 
+  // Before the rules start: alerts of boreholes gone from the registry resolved, journaled as alert
+  // points (Grafana) and counted, never notified (issue 13).
+  const removed = resolveAlertsOfRemovedBoreholes({ store, registry, now });
+  if (removed.length > 0) {
+    writeLines(removed.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId))));
+    for (const change of removed) metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity });
+    log.warn({ alerts: removed.length, boreholes: [...new Set(removed.map((change) => change.alert.boreholeId))] }, 'resolved the alerts of boreholes removed from the registry');
+  }
   rules.start();
   dispatcher.start();
   notifier.start();

@@ -19,51 +19,60 @@ import {
 } from '../alerts/alert.js';
 import type { MaintenanceRecord, OperationalStore } from '../storage/sqlite-store.js';
 import { evaluateReadings, evaluateTick, forgetCondition, recordMaintenance, type RuleContext } from './evaluate.js';
-import { initialRuleState, type RuleEvent, type RuleState } from './types.js';
+import { initialRuleState, upgradeRuleState, type RuleEvent, type RuleState } from './types.js';
 
 export type AlertListener = (change: AlertChange) => void;
 
 export interface RulesEngineOptions {
   registry: Registry;
   store: OperationalStore;
+  /** Wall clock: the time stamped on what people see (acknowledgements, repairs). */
   now: () => number;
+  /**
+   * A clock that never steps (`performance.now()`), for elapsed silence and durations: a server
+   * clock set back or forward must neither freeze the offline check nor open alerts by itself.
+   * Without it (tests) the wall clock is used for both.
+   */
+  monotonicNow?: () => number;
   log: Logger;
   /** Receives the `alert` points (one per change) for the time-series store. */
   writeAlertPoints: (changes: readonly AlertChange[]) => void;
   tickIntervalMs?: number;
-  /** Readings older than this (store-and-forward history) wait briefly for their companions. */
-  holdOlderThanMs?: number;
-  holdQuietMs?: number;
 }
 
 export class UnknownAlertError extends Error {
   override name = 'UnknownAlertError';
 }
 
-/** Readings of one borehole waiting to be judged together. */
-interface Held {
-  readings: Reading[];
-  timer: NodeJS.Timeout;
-  firstAtMs: number;
-}
-
-const MAX_HOLD_MS = 5000;
-
 export class RulesEngine {
   private states = new Map<string, RuleState>();
   private readonly listeners: AlertListener[] = [];
-  private readonly held = new Map<string, Held>();
   private ticker: NodeJS.Timeout | null = null;
   private lateReadings = 0;
+  /** Whether the service can hear the boreholes (its broker connection is up). */
+  private hearing = true;
+  /** The service clock: wall time at construction, advanced by the monotonic clock. */
+  private readonly serviceNow: () => number;
 
-  constructor(private readonly options: RulesEngineOptions) {}
+  constructor(private readonly options: RulesEngineOptions) {
+    const { monotonicNow } = options;
+    if (monotonicNow) {
+      const wallAtStart = options.now();
+      const monotonicAtStart = monotonicNow();
+      this.serviceNow = () => wallAtStart + (monotonicNow() - monotonicAtStart);
+    } else {
+      this.serviceNow = options.now;
+    }
+  }
 
   onChange(listener: AlertListener): void {
     this.listeners.push(listener);
   }
 
   start(): void {
-    this.states = this.options.store.loadRuleStates();
+    this.states = new Map([...this.options.store.loadRuleStates()].map(([id, saved]) => [id, upgradeRuleState(saved)]));
+    // The service was down until now: nobody heard the boreholes, so none of that is their silence.
+    this.restartSilence();
     // The contract asks for a re-check at least every 10 seconds.
     this.ticker = setInterval(() => this.tick(), this.options.tickIntervalMs ?? 5000);
     this.ticker.unref();
@@ -72,7 +81,28 @@ export class RulesEngine {
   stop(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
-    for (const boreholeId of [...this.held.keys()]) this.flush(boreholeId);
+  }
+
+  /**
+   * The service cannot hear the boreholes (its broker connection dropped): silence is not judged
+   * until `hearingResumed`, which counts it again from then. The service's own downtime, or its
+   * broker's, is no borehole's silence.
+   */
+  hearingLost(): void {
+    this.hearing = false;
+  }
+
+  hearingResumed(): void {
+    this.hearing = true;
+    this.restartSilence();
+  }
+
+  /** Silence counts from now for every borehole heard before. */
+  private restartSilence(): void {
+    const now = this.serviceNow();
+    for (const [boreholeId, state] of this.states) {
+      if (state.lastHeardAtMs !== null && state.lastHeardAtMs < now) this.states.set(boreholeId, { ...state, lastHeardAtMs: now });
+    }
   }
 
   get lateReadingCount(): number {
@@ -84,32 +114,24 @@ export class RulesEngine {
   }
 
   /**
-   * Judges readings that were just made durable. Live readings are judged at once. History (a
-   * store-and-forward batch) waits until its borehole has been quiet for a moment, so that the
-   * flow, pump and level batches a device sends one after the other are judged together, in time
-   * order, rather than the pump's six hours before the flow's.
+   * Judges readings that were just made durable, at once. Readings of the topics a rule joins
+   * wait inside the rule state for each other (evaluate.ts), so arrival order does not matter.
    */
   accept(readings: readonly Reading[]): void {
-    const now = this.options.now();
-    const holdOlderThanMs = this.options.holdOlderThanMs ?? 120_000;
     const byBorehole = new Map<string, Reading[]>();
     for (const reading of readings) {
       const list = byBorehole.get(reading.boreholeId);
       if (list) list.push(reading);
       else byBorehole.set(reading.boreholeId, [reading]);
     }
-    const immediate: [string, Reading[]][] = [];
-    for (const [boreholeId, list] of byBorehole) {
-      const held = this.held.get(boreholeId);
-      if (held || list.some((r) => r.tsMs < now - holdOlderThanMs)) this.hold(boreholeId, list, now);
-      else immediate.push([boreholeId, list]);
-    }
-    if (immediate.length > 0) this.judge(immediate, now);
+    if (byBorehole.size > 0) this.judge([...byBorehole], this.serviceNow());
   }
 
   /** Re-checks what only time can change, for every borehole. */
   tick(): void {
-    const now = this.options.now();
+    // Deaf, the service would take its own outage for the boreholes' silence.
+    if (!this.hearing) return;
+    const now = this.serviceNow();
     const changes: AlertChange[] = [];
     const updated = new Map<string, RuleState>();
     try {
@@ -184,26 +206,6 @@ export class RulesEngine {
     if (change) this.publish([change]);
     if (!result) throw new AlertTransitionError(`alert ${alertId} did not change`);
     return result;
-  }
-
-  private hold(boreholeId: string, readings: Reading[], now: number): void {
-    const held = this.held.get(boreholeId);
-    if (held) clearTimeout(held.timer);
-    const entry: Held = {
-      readings: [...(held?.readings ?? []), ...readings],
-      firstAtMs: held?.firstAtMs ?? now,
-      timer: setTimeout(() => this.flush(boreholeId), this.options.holdQuietMs ?? 500),
-    };
-    this.held.set(boreholeId, entry);
-    if (now - entry.firstAtMs >= MAX_HOLD_MS) this.flush(boreholeId);
-  }
-
-  private flush(boreholeId: string): void {
-    const held = this.held.get(boreholeId);
-    if (!held) return;
-    clearTimeout(held.timer);
-    this.held.delete(boreholeId);
-    this.judge([[boreholeId, held.readings]], this.options.now());
   }
 
   private judge(groups: readonly [string, Reading[]][], now: number): void {

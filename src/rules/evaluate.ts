@@ -7,6 +7,15 @@
  * borehole). A tick re-checks what only time can change; for event-time rules it advances the
  * borehole's clock by the wall-clock time since its last message, so a device that is still
  * backfilling history is never judged ahead of the data it has yet to send.
+ *
+ * Across topics (docs/rules.md). A device publishes pump, flow and level as separate messages,
+ * seconds apart and in any order. Each rule is judged on the timeline of the topic it reads:
+ * `pump_fault`, `short_cycling` and `maintenance_due` on the pump's, `low_water` on the level's,
+ * `low_output` on the flow's, each in its own ts order. `no_flow`, the one rule that joins two
+ * topics, is judged on a joint timeline that advances only to the newest instant both the pump
+ * and the flow have reached, so the same readings give the same alerts at the same event times
+ * whatever the order and delay in which the two topics arrive, up to `CROSS_TOPIC_HORIZON_MS`
+ * after a reading arrived; past that, it is judged with what is known.
  */
 import type { RuleParams } from '../config/rule-params.js';
 import type { Reading } from '../domain/reading.js';
@@ -15,6 +24,7 @@ import {
   RULE_IDS,
   severityRank,
   type Condition,
+  type JointEntry,
   type RuleEvent,
   type RuleId,
   type RuleState,
@@ -35,6 +45,24 @@ const MAX_FAULT_LENGTH = 64;
 const DAY_CLOSE_GRACE_MS = 15 * MINUTE_MS;
 /** Fewer completed days than this and low_output does not judge: there is no baseline yet. */
 const MIN_BASELINE_DAYS = 7;
+/**
+ * How long a pump or flow reading waits (service clock, from its arrival) for the other topic to
+ * reach its instant before `no_flow` judges it anyway. A store-and-forward device sends its
+ * topics' batches seconds to a minute apart, a live one seconds apart: ten minutes covers both.
+ */
+export const CROSS_TOPIC_HORIZON_MS = 10 * MINUTE_MS;
+/** A joint queue longer than this (a flow meter that never reports) is judged from its oldest. */
+const MAX_JOINT_QUEUE = 2000;
+
+type Topic = 'pump' | 'flow' | 'level';
+
+/** The topic whose timeline each event-time rule is judged on; `no_flow` has its own, joint one. */
+const RULES_OF_TOPIC: Record<Topic, readonly RuleId[]> = {
+  pump: ['pump_fault', 'short_cycling', 'maintenance_due'],
+  flow: ['low_output'],
+  level: ['low_water'],
+};
+const JOINT_RULES: readonly RuleId[] = ['no_flow'];
 
 const dayKey = (tsMs: number): string => new Date(tsMs).toISOString().slice(0, 10);
 
@@ -77,10 +105,12 @@ function conditionsAt(state: RuleState, tMs: number, context: RuleContext): Reco
       ? { severity: 'critical', detail: describeFault(state.fault), fault: state.fault }
       : null;
 
-  if (!fresh(state.lastPumpTsMs)) out.no_flow = 'unknown';
-  else if (state.running !== true) out.no_flow = null;
-  else if (!fresh(state.lastFlowTsMs) || state.flowLpm === null) out.no_flow = 'unknown';
-  else out.no_flow = state.flowLpm < params.no_flow_lpm ? { severity: 'critical', detail: `débit ${state.flowLpm} l/min, pompe en marche` } : null;
+  // no_flow reads the joint timeline: the pump and flow as they stood together at `tMs`.
+  const joint = state.joint;
+  if (!fresh(joint.pumpTsMs)) out.no_flow = 'unknown';
+  else if (joint.running !== true) out.no_flow = null;
+  else if (!fresh(joint.flowTsMs) || joint.flowLpm === null) out.no_flow = 'unknown';
+  else out.no_flow = joint.flowLpm < params.no_flow_lpm ? { severity: 'critical', detail: `débit ${joint.flowLpm} l/min, pompe en marche` } : null;
 
   if (fresh(state.lastLevelTsMs) && state.depthM !== null) {
     const detail = `niveau ${state.depthM} m, crépine à ${intakeDepthM} m`;
@@ -258,12 +288,11 @@ function closeDay(state: RuleState, params: RuleParams, judgeIt: boolean): RuleS
   return { ...state, days, lowOutput, day: { key: state.day.key, m3: 0, lastTotalM3: state.day.lastTotalM3 } };
 }
 
-const EVENT_TIME_RULES = RULE_IDS.filter((rule) => rule !== 'offline');
-
 /**
- * Judges readings (of one borehole, any kinds, any order) received at `nowMs`. Readings older
- * than the newest one already judged arrived late (another batch went first) and only count as
- * "heard from". Raised events whose condition no longer holds at the newest reading are not live.
+ * Judges readings (of one borehole, any kinds, any order) received at `nowMs` (the service clock).
+ * A reading older than its own topic's newest arrived late (another batch of that topic went
+ * first) and only counts as "heard from"; a reading older than another topic's newest is judged
+ * in its place. Raised events whose condition no longer holds at the end are not live.
  */
 export function evaluateReadings(
   state: RuleState,
@@ -285,19 +314,26 @@ export function evaluateReadings(
     // A status says the device is heard (counted above), nothing about the pump; and the status a
     // reconnecting device publishes first must not make the history it then sends look late.
     if (reading.kind === 'status') continue;
-    if (next.lastTsMs !== null && reading.tsMs < next.lastTsMs) {
+    const topicTsMs = topicTimeOf(next, reading.kind);
+    if (topicTsMs !== null && reading.tsMs < topicTsMs) {
       late += 1;
       continue;
     }
-    if (next.lastTsMs !== null && reading.tsMs - next.lastTsMs > staleAfterMs(context.params)) {
-      // After a silence longer than offline_minutes, a duration starts again: nobody knows
-      // whether the condition held through it.
-      next = { ...next, conditions: withoutPending(next.conditions) };
-    }
     next = absorb(next, reading, context.params);
-    next = { ...next, lastTsMs: reading.tsMs };
-    next = judge(next, reading.tsMs, context, events);
+    next = { ...next, lastTsMs: Math.max(next.lastTsMs ?? reading.tsMs, reading.tsMs) };
+    next = judge(next, reading.tsMs, context, RULES_OF_TOPIC[reading.kind], events);
+    if (reading.kind === 'pump' || reading.kind === 'flow') {
+      const entry: JointEntry = {
+        tsMs: reading.tsMs,
+        kind: reading.kind,
+        value: reading.kind === 'pump' ? (reading.values.running ? 1 : 0) : reading.values.rate_lpm,
+        arrivedAtMs: nowMs,
+      };
+      if (next.joint.atMs !== null && entry.tsMs < next.joint.atMs) late += 1;
+      else next = { ...next, joint: { ...next.joint, queue: insertSorted(next.joint.queue, entry) } };
+    }
   }
+  next = advanceJoint(next, nowMs, context, events, false);
   next = judgeOffline(next, nowMs, context.params, events);
   const firing = new Set(RULE_IDS.filter((rule) => next.conditions[rule]?.phase === 'firing'));
   // Only a condition that still holds at the newest reading notifies; the rest is history.
@@ -307,6 +343,56 @@ export function evaluateReadings(
     return { ...event, live: firing.has(event.rule) && !clearedLater };
   });
   return { state: next, events: marked, late };
+}
+
+function topicTimeOf(state: RuleState, topic: Topic): number | null {
+  return topic === 'pump' ? state.lastPumpTsMs : topic === 'flow' ? state.lastFlowTsMs : state.lastLevelTsMs;
+}
+
+const jointOrder = (a: JointEntry, b: JointEntry): number =>
+  a.tsMs - b.tsMs || (a.kind === b.kind ? a.value - b.value : a.kind === 'pump' ? -1 : 1);
+
+function insertSorted(queue: readonly JointEntry[], entry: JointEntry): JointEntry[] {
+  const out = [...queue];
+  let index = out.length;
+  while (index > 0 && jointOrder(out[index - 1] as JointEntry, entry) > 0) index -= 1;
+  out.splice(index, 0, entry);
+  return out;
+}
+
+/**
+ * Judges `no_flow` on the joint timeline up to the newest instant both topics have reached, and
+ * beyond it for readings that have waited longer than the horizon (or all of them once the
+ * borehole has been silent that long: nothing more is coming to wait for).
+ */
+function advanceJoint(state: RuleState, nowMs: number, context: RuleContext, events: RuleEvent[], releaseAll: boolean): RuleState {
+  const { queue } = state.joint;
+  if (queue.length === 0) return state;
+  let untilMs = state.lastPumpTsMs !== null && state.lastFlowTsMs !== null ? Math.min(state.lastPumpTsMs, state.lastFlowTsMs) : -Infinity;
+  if (releaseAll) untilMs = Infinity;
+  for (const entry of queue) {
+    if (entry.arrivedAtMs <= nowMs - CROSS_TOPIC_HORIZON_MS) untilMs = Math.max(untilMs, entry.tsMs);
+  }
+  if (queue.length > MAX_JOINT_QUEUE) untilMs = Math.max(untilMs, (queue[queue.length - MAX_JOINT_QUEUE - 1] as JointEntry).tsMs);
+  let next = state;
+  let taken = 0;
+  for (const entry of queue) {
+    if (entry.tsMs > untilMs) break;
+    taken += 1;
+    const joint = next.joint;
+    if (joint.atMs !== null && entry.tsMs - joint.atMs > staleAfterMs(context.params)) {
+      // After a silence longer than offline_minutes, a duration starts again: nobody knows
+      // whether the condition held through it.
+      next = { ...next, conditions: withoutPending(next.conditions) };
+    }
+    const facts =
+      entry.kind === 'pump'
+        ? { running: entry.value === 1, pumpTsMs: entry.tsMs }
+        : { flowLpm: entry.value, flowTsMs: entry.tsMs };
+    next = { ...next, joint: { ...next.joint, ...facts, atMs: entry.tsMs } };
+    next = judge(next, entry.tsMs, context, JOINT_RULES, events);
+  }
+  return taken === 0 ? state : { ...next, joint: { ...next.joint, queue: queue.slice(taken) } };
 }
 
 function withoutPending(conditions: RuleState['conditions']): RuleState['conditions'] {
@@ -321,10 +407,10 @@ function kindOrder(reading: Reading): number {
   return reading.kind === 'pump' ? 0 : reading.kind === 'status' ? 3 : 1;
 }
 
-function judge(state: RuleState, tMs: number, context: RuleContext, events: RuleEvent[]): RuleState {
+function judge(state: RuleState, tMs: number, context: RuleContext, rules: readonly RuleId[], events: RuleEvent[]): RuleState {
   const holding = conditionsAt(state, tMs, context);
   const conditions = { ...state.conditions };
-  for (const rule of EVENT_TIME_RULES) {
+  for (const rule of rules) {
     const updated = track(rule, conditions[rule], holding[rule] ?? null, tMs, context.params, events);
     if (updated) conditions[rule] = updated;
     else delete conditions[rule];
@@ -348,23 +434,32 @@ function judgeOffline(state: RuleState, nowMs: number, params: RuleParams, event
 
 /**
  * Re-checks what only time can change: silence (offline), a duration or a clear period that ends
- * without new data, a day that ends. Event-time rules see the borehole's clock advanced by the
- * wall-clock time since its last message; facts go stale after `offline_minutes`.
+ * without new data, a day that ends. Each timeline is advanced by the wall-clock time since the
+ * borehole's last message; facts go stale after `offline_minutes`. The joint timeline of
+ * `no_flow` is advanced only once both topics have caught up, so a tick never judges ahead of a
+ * reading that is still on its way.
  */
 export function evaluateTick(state: RuleState, nowMs: number, context: RuleContext): { state: RuleState; events: RuleEvent[] } {
   const events: RuleEvent[] = [];
   let next = judgeOffline(state, nowMs, context.params, events);
-  if (next.lastTsMs !== null && next.lastHeardAtMs !== null) {
-    const eventNowMs = next.lastTsMs + Math.max(0, nowMs - next.lastHeardAtMs);
+  if (next.lastHeardAtMs === null) return { state: next, events };
+  const elapsedMs = Math.max(0, nowMs - next.lastHeardAtMs);
+  next = advanceJoint(next, nowMs, context, events, elapsedMs >= CROSS_TOPIC_HORIZON_MS);
+
+  if (next.lastFlowTsMs !== null) {
+    const flowNowMs = next.lastFlowTsMs + elapsedMs;
     // A day also ends without a reading after midnight, provided the device was still talking.
     // The grace lets the last readings before midnight arrive before the day is judged.
-    const closeAtMs = eventNowMs - DAY_CLOSE_GRACE_MS;
-    if (next.day && dayKey(closeAtMs) > next.day.key && eventNowMs - next.lastTsMs <= staleAfterMs(context.params)) {
+    const closeAtMs = flowNowMs - DAY_CLOSE_GRACE_MS;
+    if (next.day && dayKey(closeAtMs) > next.day.key && elapsedMs <= staleAfterMs(context.params)) {
       const closed = closeDay(next, context.params, true);
       next = { ...closed, day: { key: dayKey(closeAtMs), m3: 0, lastTotalM3: closed.day?.lastTotalM3 ?? null } };
     }
-    next = judge(next, eventNowMs, context, events);
+    next = judge(next, flowNowMs, context, RULES_OF_TOPIC.flow, events);
   }
+  if (next.lastPumpTsMs !== null) next = judge(next, next.lastPumpTsMs + elapsedMs, context, RULES_OF_TOPIC.pump, events);
+  if (next.lastLevelTsMs !== null) next = judge(next, next.lastLevelTsMs + elapsedMs, context, RULES_OF_TOPIC.level, events);
+  if (next.joint.atMs !== null && next.joint.queue.length === 0) next = judge(next, next.joint.atMs + elapsedMs, context, JOINT_RULES, events);
   return { state: next, events };
 }
 

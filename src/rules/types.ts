@@ -30,14 +30,49 @@ export interface DailyVolume {
 }
 
 /**
+ * A pump or flow reading waiting for the other topic before `no_flow` judges it (docs/rules.md,
+ * "Across topics"). Kept small: the value is 1/0 for the pump's `running`, litres per minute for
+ * the flow; `arrivedAtMs` is the service clock when it arrived, for the horizon.
+ */
+export interface JointEntry {
+  tsMs: number;
+  kind: 'pump' | 'flow';
+  value: number;
+  arrivedAtMs: number;
+}
+
+/**
+ * The pump and flow timeline that `no_flow`, the one rule that joins two topics, is judged on.
+ * It advances only to the newest instant both topics have reached, so a flow reading stamped
+ * before a pump reading but arriving after it is still judged in its place.
+ */
+export interface JointTimeline {
+  /** Newest instant judged on this timeline. */
+  atMs: number | null;
+  running: boolean | null;
+  pumpTsMs: number | null;
+  flowLpm: number | null;
+  flowTsMs: number | null;
+  /** Readings newer than `atMs`, oldest first, waiting for the other topic to reach them. */
+  queue: JointEntry[];
+}
+
+export function initialJointTimeline(): JointTimeline {
+  return { atMs: null, running: null, pumpTsMs: null, flowLpm: null, flowTsMs: null, queue: [] };
+}
+
+/**
  * Everything a borehole's rules remember between readings. Persisted as JSON after every
  * change, so "for 10 minutes" and "the median of 14 days" survive a restart; kept small (the
  * benchmark measures it: well under 2 KB).
+ *
+ * Each topic has its own timeline (`lastPumpTsMs`, `lastFlowTsMs`, `lastLevelTsMs`): a reading
+ * older than its own topic's newest arrived late and is not judged, whatever the other topics did.
  */
 export interface RuleState {
-  /** Newest reading time judged: readings older than this arrived late and are not judged. */
+  /** Newest reading time judged, any topic (for display and tests; rules use the per-topic times). */
   lastTsMs: number | null;
-  /** Wall-clock time of the last message from the borehole (offline is judged on this). */
+  /** Service-clock time of the last message from the borehole (offline is judged on this). */
   lastHeardAtMs: number | null;
   running: boolean | null;
   lastPumpTsMs: number | null;
@@ -55,6 +90,7 @@ export interface RuleState {
   days: DailyVolume[];
   /** Whether the last completed day was judged low; stands until the next day completes. */
   lowOutput: { holds: boolean; detail: string };
+  joint: JointTimeline;
   conditions: Partial<Record<RuleId, Condition>>;
 }
 
@@ -74,8 +110,28 @@ export function initialRuleState(): RuleState {
     day: null,
     days: [],
     lowOutput: { holds: false, detail: '' },
+    joint: initialJointTimeline(),
     conditions: {},
   };
+}
+
+/**
+ * A state saved by an earlier version lacks what was added since: it starts from the initial
+ * facts for those. The joint timeline of such a state starts where its single timeline stood.
+ */
+export function upgradeRuleState(saved: Partial<RuleState>): RuleState {
+  const state = { ...initialRuleState(), ...saved };
+  if (!saved.joint) {
+    state.joint = {
+      ...initialJointTimeline(),
+      atMs: saved.lastTsMs ?? null,
+      running: saved.running ?? null,
+      pumpTsMs: saved.lastPumpTsMs ?? null,
+      flowLpm: saved.flowLpm ?? null,
+      flowTsMs: saved.lastFlowTsMs ?? null,
+    };
+  }
+  return state;
 }
 
 /**

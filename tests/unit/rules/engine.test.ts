@@ -4,7 +4,7 @@ import { AlertTransitionError, type AlertChange, type NewAlert, type Alert } fro
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import type { RuleParamsOverride } from '../../../src/config/rule-params.js';
 import type { Reading } from '../../../src/domain/reading.js';
-import { RulesEngine, UnknownAlertError, type RulesEngineOptions } from '../../../src/rules/engine.js';
+import { RulesEngine, UnknownAlertError } from '../../../src/rules/engine.js';
 import { alertChangeLine, boreholeTags } from '../../../src/storage/points.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { registryFile, testRegistry } from '../../support/fixtures.js';
@@ -12,7 +12,6 @@ import { registryFile, testRegistry } from '../../support/fixtures.js';
 const T0_MS = Date.UTC(2026, 1, 5, 10, 0, 0);
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 
 const pump = (tsMs: number, running: boolean, fault: string | null = null, boreholeId = 'khabou'): Reading => ({
   boreholeId,
@@ -54,7 +53,7 @@ afterEach(() => {
 });
 
 function harness(
-  options: { registry?: Registry; store?: SqliteStore; clock?: { nowMs: number } } & Partial<Pick<RulesEngineOptions, 'holdOlderThanMs' | 'holdQuietMs'>> = {},
+  options: { registry?: Registry; store?: SqliteStore; clock?: { nowMs: number }; monotonic?: { nowMs: number } } = {},
 ): Harness {
   const registry = options.registry ?? testRegistry(['khabou']);
   const store = options.store ?? new SqliteStore(':memory:');
@@ -67,10 +66,9 @@ function harness(
     registry,
     store,
     now: () => clock.nowMs,
+    ...(options.monotonic ? { monotonicNow: () => options.monotonic?.nowMs ?? 0 } : {}),
     log,
     writeAlertPoints: (changes) => void points.push(...changes),
-    ...(options.holdOlderThanMs === undefined ? {} : { holdOlderThanMs: options.holdOlderThanMs }),
-    ...(options.holdQuietMs === undefined ? {} : { holdQuietMs: options.holdQuietMs }),
   });
   engine.onChange((change) => void heard.push(change));
   return { engine, store, registry, clock, points, heard, logs };
@@ -241,10 +239,11 @@ describe('RulesEngine: durations and escalation', () => {
   it('opens no_flow after 10 minutes running dry, at the moment the duration was reached', () => {
     const h = harness();
     live(h, pump(T0_MS, true), flow(T0_MS, 0));
-    live(h, flow(T0_MS + 5 * MINUTE_MS, 0));
-    live(h, flow(T0_MS + 9 * MINUTE_MS, 0.5));
+    // Each cycle the device sends its pump and its flow: no_flow judges an instant both reached.
+    live(h, pump(T0_MS + 5 * MINUTE_MS, true), flow(T0_MS + 5 * MINUTE_MS, 0));
+    live(h, pump(T0_MS + 9 * MINUTE_MS, true), flow(T0_MS + 9 * MINUTE_MS, 0.5));
     expect(h.heard).toEqual([]);
-    live(h, flow(T0_MS + 12 * MINUTE_MS, 0));
+    live(h, pump(T0_MS + 12 * MINUTE_MS, true), flow(T0_MS + 12 * MINUTE_MS, 0));
     expect(only(h.heard)).toMatchObject({ kind: 'opened', notify: true, alert: { rule: 'no_flow', severity: 'critical', openedAtMs: T0_MS + 10 * MINUTE_MS } });
   });
 
@@ -280,7 +279,7 @@ describe('RulesEngine: store-and-forward history', () => {
   });
 
   it('records a fault that cleared inside a 6-hour batch as opened AND resolved, historical, notifying nobody', () => {
-    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     h.engine.accept(sixHourBatch());
 
     expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1']);
@@ -288,22 +287,6 @@ describe('RulesEngine: store-and-forward history', () => {
     expect(h.heard[1]).toMatchObject({ notify: false, atMs: T0_MS + 90 * MINUTE_MS, alert: { historical: true, state: 'resolved', resolvedBy: 'rules' } });
     expect(h.store.alertByCode(1)).toMatchObject({ state: 'resolved', historical: true, openedAtMs: T0_MS + HOUR_MS, resolvedAtMs: T0_MS + 90 * MINUTE_MS });
     expect(h.points).toHaveLength(2);
-  });
-
-  it('holds history until the borehole is quiet, then judges it (fake timers)', () => {
-    vi.useFakeTimers();
-    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
-    h.engine.accept(sixHourBatch());
-    expect(h.heard).toEqual([]);
-
-    vi.advanceTimersByTime(499);
-    expect(h.heard).toEqual([]);
-    vi.advanceTimersByTime(1);
-    expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1']);
-    expect(h.heard.map((c) => [c.notify, c.alert.historical])).toEqual([
-      [false, true],
-      [false, true],
-    ]);
   });
 
   it('judges the pump and flow batches a device sends one after the other together, in time order', () => {
@@ -326,7 +309,7 @@ describe('RulesEngine: store-and-forward history', () => {
   });
 
   it('notifies a fault in a batch that still holds at the newest reading', () => {
-    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     const batch = sixHourBatch().map((r) => (r.kind === 'pump' && r.tsMs >= T0_MS + 5 * HOUR_MS ? pump(r.tsMs, false, 'overload') : r));
     h.engine.accept(batch);
     expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1', 'opened pump_fault #2']);
@@ -337,11 +320,72 @@ describe('RulesEngine: store-and-forward history', () => {
   it('does not let the status a reconnecting device publishes first make the history that follows late', () => {
     // A device announces itself on every (re)connection (retained status, no `ts`, so stamped with
     // the receive time), then sends what it held while it was offline.
-    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     h.engine.accept([status(T0_MS + 6 * HOUR_MS, true)]);
     h.engine.accept(sixHourBatch());
     expect(h.engine.lateReadingCount).toBe(0);
     expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1']);
+  });
+});
+
+describe('RulesEngine: the service\'s own downtime and clocks', () => {
+  // Fails on the code of before: silence was counted from the last message before the service
+  // stopped, so every borehole went offline (and its committee was told) at the first tick.
+  it('counts silence from the restart, not from the last message before the service stopped', () => {
+    const store = new SqliteStore(':memory:');
+    opened.push(store);
+    const clock = { nowMs: T0_MS };
+    const before = harness({ store, clock });
+    before.engine.start();
+    live(before, pump(T0_MS, false));
+    before.engine.stop();
+
+    clock.nowMs = T0_MS + 3 * HOUR_MS; // a power cut of the server: three hours down
+    const after = harness({ store, clock });
+    after.engine.start();
+    after.engine.tick();
+    expect(after.heard).toEqual([]);
+    clock.nowMs += 59 * MINUTE_MS;
+    after.engine.tick();
+    expect(after.heard).toEqual([]);
+    clock.nowMs += MINUTE_MS;
+    after.engine.tick();
+    // Still silent offline_minutes after the restart: now it is offline.
+    expect(only(after.heard)).toMatchObject({ kind: 'opened', alert: { rule: 'offline', openedAtMs: T0_MS + 4 * HOUR_MS } });
+    after.engine.stop();
+  });
+
+  it('does not judge silence while the broker connection is down, and counts it again from the reconnection', () => {
+    const h = harness();
+    live(h, pump(T0_MS, false));
+    h.clock.nowMs = T0_MS + 5 * MINUTE_MS;
+    h.engine.hearingLost();
+    h.clock.nowMs = T0_MS + 2 * HOUR_MS;
+    h.engine.tick();
+    expect(h.heard).toEqual([]);
+    h.engine.hearingResumed();
+    h.clock.nowMs += 59 * MINUTE_MS;
+    h.engine.tick();
+    expect(h.heard).toEqual([]);
+    h.clock.nowMs += MINUTE_MS;
+    h.engine.tick();
+    expect(kinds(h.heard)).toEqual(['opened offline #1']);
+  });
+
+  it('measures silence on the monotonic clock: a wall clock stepped forward opens nothing, one stepped back freezes nothing', () => {
+    const monotonic = { nowMs: 0 };
+    const h = harness({ monotonic });
+    live(h, pump(T0_MS, false));
+    // NTP steps the wall clock two hours forward; one real minute passes.
+    h.clock.nowMs = T0_MS + 2 * HOUR_MS;
+    monotonic.nowMs += MINUTE_MS;
+    h.engine.tick();
+    expect(h.heard).toEqual([]);
+    // Then an hour back; 61 real minutes pass in all: the borehole is offline all the same.
+    h.clock.nowMs = T0_MS + HOUR_MS;
+    monotonic.nowMs += 60 * MINUTE_MS;
+    h.engine.tick();
+    expect(only(h.heard)).toMatchObject({ kind: 'opened', alert: { rule: 'offline' } });
   });
 });
 
@@ -430,7 +474,7 @@ describe('RulesEngine: restart', () => {
     const after = harness({ store, clock });
     after.engine.start();
     try {
-      live(after, flow(T0_MS + 10 * MINUTE_MS, 0));
+      live(after, pump(T0_MS + 10 * MINUTE_MS, true), flow(T0_MS + 10 * MINUTE_MS, 0));
       expect(only(after.heard)).toMatchObject({
         kind: 'opened',
         notify: true,
