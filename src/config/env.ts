@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_TOPIC_ROOT } from '../contract/topics.js';
+import { isPhoneRegion, type PhoneRegion } from '../domain/phone.js';
 import { loadSmsGatewaySettings, type SmsGatewaySettings } from '../notify/gateways/config.js';
 import { ConfigError } from './errors.js';
 
@@ -176,6 +177,14 @@ export const envSchema = z
     SMS_INBOUND_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters (openssl rand -hex 24)').optional()),
     SMS_PUBLIC_URL: urlWithProtocols(['http:', 'https:']),
     SMS_PER_HOUR_LIMIT: integer(1, 1000, 6),
+    // How a sender written without a country code (`76000001`) is read; the network's own country.
+    PHONE_DEFAULT_REGION: z.preprocess(
+      (value) => (typeof value === 'string' && value.trim() !== '' ? value.trim().toUpperCase() : undefined),
+      z
+        .string()
+        .refine(isPhoneRegion, 'must be an ISO 3166-1 alpha-2 country code with a numbering plan, such as ML')
+        .default('ML'),
+    ),
     API_TOKENS: apiTokensSchema,
     REPORT_TZ: z.preprocess(emptyAsUndefined, timeZone),
     LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(LOG_LEVELS).default('info')),
@@ -222,6 +231,8 @@ export interface Config {
     perHourLimit: number;
     /** The service's public base URL as a provider calls it (Twilio signs the full URL). */
     publicUrl: string | undefined;
+    /** PHONE_DEFAULT_REGION: the country of a sender whose number has no country code. */
+    defaultRegion: PhoneRegion;
   };
   apiTokens: ApiToken[];
   reportTz: string;
@@ -267,7 +278,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     journal: { fsyncIntervalMs: env.JOURNAL_FSYNC_MS },
     deadLetterLimit: env.DEAD_LETTER_LIMIT,
     http: { host: env.HTTP_HOST, port: env.HTTP_PORT, trustProxy: env.TRUST_PROXY },
-    sms: { gateways, inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL },
+    sms: { gateways, inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL, defaultRegion: env.PHONE_DEFAULT_REGION },
     apiTokens: env.API_TOKENS,
     reportTz: env.REPORT_TZ,
     logLevel: env.LOG_LEVEL,

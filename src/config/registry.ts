@@ -7,16 +7,31 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BOREHOLE_ID_PATTERN } from '../contract/topics.js';
+import { parseRegistryPhone, type PhoneUse } from '../domain/phone.js';
 import { ConfigError, describeIssues, formatPath } from './errors.js';
 import { resolveRuleParams, ruleParamsOverrideSchema, type RuleParams } from './rule-params.js';
-
-export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
 
 const text = z.string().trim().min(1, 'must not be empty');
 // Region and commune become InfluxDB tags, where a trailing backslash would escape the separator.
 const tagText = text.refine((value) => !value.includes('\\'), 'must not contain a backslash');
-const phone = z.string().regex(E164_PATTERN, 'must be an E.164 phone number such as +22376000001');
-const contactSchema = z.object({ name: text, phone });
+/** A number valid in its country's plan (src/domain/phone.ts), kept in its E.164 form. */
+const phone = (use: PhoneUse) =>
+  z
+    .string()
+    // A refinement, not a failing transform: it lets the file's other checks (duplicate ids) run
+    // too, so that every problem is listed at once.
+    .superRefine((value, ctx) => {
+      const parsed = parseRegistryPhone(value, use);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    })
+    .transform((value) => {
+      const parsed = parseRegistryPhone(value, use);
+      return parsed.ok ? parsed.e164 : value;
+    });
+// Committee members and technicians are sent SMS: a mobile. The regional directorate may give
+// its office line (an SMS gateway to a landline, or a call by the operator).
+const contactSchema = z.object({ name: text, phone: phone('mobile') });
+const escalationContactSchema = z.object({ name: text, phone: phone('any') });
 
 export const LANGUAGES = ['fr', 'bm', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -48,7 +63,7 @@ export const boreholeSchema = z.object({
 export const registryFileSchema = z
   .object({
     boreholes: z.array(boreholeSchema).min(1, 'must list at least one borehole'),
-    escalation: z.record(z.string(), contactSchema).optional(),
+    escalation: z.record(z.string(), escalationContactSchema).optional(),
     rules: ruleParamsOverrideSchema.optional(),
   })
   .strict()

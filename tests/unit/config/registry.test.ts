@@ -52,7 +52,7 @@ describe('borehole registry', () => {
       committee: { language: 'fr' },
     });
     expect(khabou?.committee.contacts.map((c) => c.phone)).toEqual(['+22376000001', '+22366000002']);
-    expect(registry.escalation.Kayes?.phone).toBe('+22320000004');
+    expect(registry.escalation.Kayes?.phone).toBe('+22321520004');
   });
 
   it("resolves Khabou's own rule overrides and the defaults for everything else", async () => {
@@ -121,8 +121,8 @@ describe('borehole registry', () => {
         yamlOf({
           boreholes: [entry('khabou', 'Kayes')],
           escalation: {
-            Kayes: { name: 'DRH Kayes', phone: '+22320000004' },
-            Koulikoro: { name: 'DRH Koulikoro', phone: '+22320000005' },
+            Kayes: { name: 'DRH Kayes', phone: '+22321520004' },
+            Koulikoro: { name: 'DRH Koulikoro', phone: '+22321260005' },
           },
         }),
         'x.yaml',
@@ -187,7 +187,7 @@ boreholes:
     technician: { name: Technicien de Kayes, phone: "+22379000003" }
     rules: { no_flow_minutes: 10, offline_minutes: 60 }   # optional per-borehole overrides
 escalation:                     # optional: who hears of unacknowledged critical alerts, per region
-  Kayes: { name: Direction régionale de l'hydraulique, phone: "+22320000004" }
+  Kayes: { name: Direction régionale de l'hydraulique, phone: "+22321520004" }
 rules: { offline_minutes: 90 }  # optional: defaults for every borehole, overriding section 4's
 `;
     const registry = parseRegistry(content, 'boreholes.yaml');

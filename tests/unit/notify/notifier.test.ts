@@ -23,7 +23,7 @@ const T0_MS = Date.UTC(2026, 1, 5, 10, 0);
 
 const KHABOU_COMMITTEE = ['+22376000001', '+22366000002'];
 const KHABOU_TECHNICIAN = '+22379000003';
-const KAYES_CONTACT = '+22320000004';
+const KAYES_CONTACT = '+22321520004';
 const SIRAKORO_COMMITTEE = '+22376000011';
 const SIRAKORO_TECHNICIAN = '+22379000013';
 /** khabou escalates after 30 minutes; sirakoro has the default 120 and no regional contact. */

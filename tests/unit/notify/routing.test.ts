@@ -22,7 +22,7 @@ const LAGOS = 'Africa/Lagos';
 const PRESIDENT = '+22376000001';
 const TREASURER = '+22366000002';
 const TECHNICIAN = '+22379000003';
-const REGION = '+22320000004';
+const REGION = '+22321520004';
 
 /** 2026-02-05 at hh:mm in Bamako (= UTC). */
 const bamako = (hour: number, minute = 0, day = 5): number => Date.UTC(2026, 1, day, hour, minute);
