@@ -93,3 +93,15 @@ export class Borehole {
     return describeEvents(this.events);
   }
 }
+
+/** A small deterministic generator (mulberry32), so a shuffle is reproduced by its seed. */
+export function randomFrom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

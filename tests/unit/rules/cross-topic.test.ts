@@ -11,19 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../../src/domain/reading.js';
 import { CROSS_TOPIC_HORIZON_MS, evaluateReadings, evaluateTick } from '../../../src/rules/evaluate.js';
 import { initialRuleState, type RuleEvent, type RuleState } from '../../../src/rules/types.js';
-import { at, contextWith, describeEvents, flow, level, minutes, pump, SECOND_MS } from './borehole.js';
-
-/** A small deterministic generator (mulberry32), so a failing case is reproduced by its seed. */
-function randomFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { at, contextWith, describeEvents, flow, level, minutes, pump, randomFrom, SECOND_MS } from './borehole.js';
 
 const between = (random: () => number, low: number, high: number): number => low + random() * (high - low);
 

@@ -23,7 +23,7 @@ import {
   type RuleState,
   type Severity,
 } from '../../../src/rules/types.js';
-import { BASE_MS, contextWith, describeEvent, MINUTE_MS, SECOND_MS } from './borehole.js';
+import { BASE_MS, contextWith, describeEvent, MINUTE_MS, randomFrom, SECOND_MS } from './borehole.js';
 
 const RUNS = { seed: 42, numRuns: 200 } as const;
 const WINDOW_MINUTES = 2 * 24 * 60;
@@ -178,18 +178,6 @@ function stepsOf(plan: Plan, sameInstants: boolean): Step[] {
     if (delivery.maintenance) steps.push({ type: 'maintenance' });
   });
   return steps;
-}
-
-/** A small deterministic generator (mulberry32), so a shuffle is reproduced by its seed. */
-function randomFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
