@@ -27,7 +27,7 @@ function measure(boreholes: number): void {
   const registry = buildRegistry(registryFileSchema.parse({ boreholes: ids.map((id, i) => registryEntry(id, i)) }));
   const store = new SqliteStore(join(tempDir('rules-memory'), 'state.db'));
   let now = Date.UTC(2026, 1, 20, 18, 0);
-  const engine = new RulesEngine({ registry, store, now: () => now, log: pino({ level: 'silent' }), writeAlertPoints: () => undefined });
+  const engine = new RulesEngine({ registry, store, now: () => now, log: pino({ level: 'silent' }), writeAlertPoints: () => undefined, holdOlderThanMs: Number.MAX_SAFE_INTEGER });
   engine.start();
   engine.stop();
   gc?.();

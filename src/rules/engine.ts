@@ -38,13 +38,29 @@ export interface RulesEngineOptions {
   /** Receives the `alert` points (one per change) for the time-series store. */
   writeAlertPoints: (changes: readonly AlertChange[]) => void;
   tickIntervalMs?: number;
+  /**
+   * Readings older than this (store-and-forward history) wait until their borehole is quiet, so
+   * that a backlog sent in pieces is judged as one and only what still holds at its end notifies.
+   */
+  holdOlderThanMs?: number;
+  holdQuietMs?: number;
 }
 
 export class UnknownAlertError extends Error {
   override name = 'UnknownAlertError';
 }
 
+/** Readings of one borehole waiting to be judged together. */
+interface Held {
+  readings: Reading[];
+  timer: NodeJS.Timeout;
+  firstAtMs: number;
+}
+
+const MAX_HOLD_MS = 5000;
+
 export class RulesEngine {
+  private readonly held = new Map<string, Held>();
   private states = new Map<string, RuleState>();
   private readonly listeners: AlertListener[] = [];
   private ticker: NodeJS.Timeout | null = null;
@@ -81,6 +97,7 @@ export class RulesEngine {
   stop(): void {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    for (const boreholeId of [...this.held.keys()]) this.flush(boreholeId);
   }
 
   /**
@@ -114,17 +131,30 @@ export class RulesEngine {
   }
 
   /**
-   * Judges readings that were just made durable, at once. Readings of the topics a rule joins
-   * wait inside the rule state for each other (evaluate.ts), so arrival order does not matter.
+   * Judges readings that were just made durable. Live readings are judged at once. History (a
+   * store-and-forward backlog, which a device may send in many messages) waits until its borehole
+   * has been quiet for a moment, so that only a condition that still holds at the backlog's end
+   * notifies. Across topics, order no longer matters (evaluate.ts judges each topic on its own
+   * timeline and `no_flow` on a joint one); the wait is about what is live.
    */
   accept(readings: readonly Reading[]): void {
+    const now = this.serviceNow();
+    const wallNow = this.options.now();
+    const holdOlderThanMs = this.options.holdOlderThanMs ?? 120_000;
     const byBorehole = new Map<string, Reading[]>();
     for (const reading of readings) {
       const list = byBorehole.get(reading.boreholeId);
       if (list) list.push(reading);
       else byBorehole.set(reading.boreholeId, [reading]);
     }
-    if (byBorehole.size > 0) this.judge([...byBorehole], this.serviceNow());
+    const immediate: [string, Reading[]][] = [];
+    for (const [boreholeId, list] of byBorehole) {
+      const held = this.held.get(boreholeId);
+      // Reading stamps are wall time (the device's): history is told from them by the wall clock.
+      if (held || list.some((r) => r.tsMs < wallNow - holdOlderThanMs)) this.hold(boreholeId, list, now);
+      else immediate.push([boreholeId, list]);
+    }
+    if (immediate.length > 0) this.judge(immediate, now);
   }
 
   /** Re-checks what only time can change, for every borehole. */
@@ -206,6 +236,26 @@ export class RulesEngine {
     if (change) this.publish([change]);
     if (!result) throw new AlertTransitionError(`alert ${alertId} did not change`);
     return result;
+  }
+
+  private hold(boreholeId: string, readings: Reading[], now: number): void {
+    const held = this.held.get(boreholeId);
+    if (held) clearTimeout(held.timer);
+    const entry: Held = {
+      readings: [...(held?.readings ?? []), ...readings],
+      firstAtMs: held?.firstAtMs ?? now,
+      timer: setTimeout(() => this.flush(boreholeId), this.options.holdQuietMs ?? 500),
+    };
+    this.held.set(boreholeId, entry);
+    if (now - entry.firstAtMs >= MAX_HOLD_MS) this.flush(boreholeId);
+  }
+
+  private flush(boreholeId: string): void {
+    const held = this.held.get(boreholeId);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.held.delete(boreholeId);
+    this.judge([[boreholeId, held.readings]], this.serviceNow());
   }
 
   private judge(groups: readonly [string, Reading[]][], now: number): void {

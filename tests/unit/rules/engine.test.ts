@@ -4,7 +4,7 @@ import { AlertTransitionError, type AlertChange, type NewAlert, type Alert } fro
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import type { RuleParamsOverride } from '../../../src/config/rule-params.js';
 import type { Reading } from '../../../src/domain/reading.js';
-import { RulesEngine, UnknownAlertError } from '../../../src/rules/engine.js';
+import { RulesEngine, UnknownAlertError, type RulesEngineOptions } from '../../../src/rules/engine.js';
 import { alertChangeLine, boreholeTags } from '../../../src/storage/points.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { registryFile, testRegistry } from '../../support/fixtures.js';
@@ -12,6 +12,7 @@ import { registryFile, testRegistry } from '../../support/fixtures.js';
 const T0_MS = Date.UTC(2026, 1, 5, 10, 0, 0);
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
 
 const pump = (tsMs: number, running: boolean, fault: string | null = null, boreholeId = 'khabou'): Reading => ({
   boreholeId,
@@ -53,7 +54,7 @@ afterEach(() => {
 });
 
 function harness(
-  options: { registry?: Registry; store?: SqliteStore; clock?: { nowMs: number }; monotonic?: { nowMs: number } } = {},
+  options: { registry?: Registry; store?: SqliteStore; clock?: { nowMs: number }; monotonic?: { nowMs: number } } & Partial<Pick<RulesEngineOptions, 'holdOlderThanMs' | 'holdQuietMs'>> = {},
 ): Harness {
   const registry = options.registry ?? testRegistry(['khabou']);
   const store = options.store ?? new SqliteStore(':memory:');
@@ -69,6 +70,8 @@ function harness(
     ...(options.monotonic ? { monotonicNow: () => options.monotonic?.nowMs ?? 0 } : {}),
     log,
     writeAlertPoints: (changes) => void points.push(...changes),
+    ...(options.holdOlderThanMs === undefined ? {} : { holdOlderThanMs: options.holdOlderThanMs }),
+    ...(options.holdQuietMs === undefined ? {} : { holdQuietMs: options.holdQuietMs }),
   });
   engine.onChange((change) => void heard.push(change));
   return { engine, store, registry, clock, points, heard, logs };
@@ -279,7 +282,7 @@ describe('RulesEngine: store-and-forward history', () => {
   });
 
   it('records a fault that cleared inside a 6-hour batch as opened AND resolved, historical, notifying nobody', () => {
-    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     h.engine.accept(sixHourBatch());
 
     expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1']);
@@ -287,6 +290,22 @@ describe('RulesEngine: store-and-forward history', () => {
     expect(h.heard[1]).toMatchObject({ notify: false, atMs: T0_MS + 90 * MINUTE_MS, alert: { historical: true, state: 'resolved', resolvedBy: 'rules' } });
     expect(h.store.alertByCode(1)).toMatchObject({ state: 'resolved', historical: true, openedAtMs: T0_MS + HOUR_MS, resolvedAtMs: T0_MS + 90 * MINUTE_MS });
     expect(h.points).toHaveLength(2);
+  });
+
+  it('holds history until the borehole is quiet, then judges it (fake timers)', () => {
+    vi.useFakeTimers();
+    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    h.engine.accept(sixHourBatch());
+    expect(h.heard).toEqual([]);
+
+    vi.advanceTimersByTime(499);
+    expect(h.heard).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1']);
+    expect(h.heard.map((c) => [c.notify, c.alert.historical])).toEqual([
+      [false, true],
+      [false, true],
+    ]);
   });
 
   it('judges the pump and flow batches a device sends one after the other together, in time order', () => {
@@ -309,7 +328,7 @@ describe('RulesEngine: store-and-forward history', () => {
   });
 
   it('notifies a fault in a batch that still holds at the newest reading', () => {
-    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     const batch = sixHourBatch().map((r) => (r.kind === 'pump' && r.tsMs >= T0_MS + 5 * HOUR_MS ? pump(r.tsMs, false, 'overload') : r));
     h.engine.accept(batch);
     expect(kinds(h.heard)).toEqual(['opened pump_fault #1', 'resolved pump_fault #1', 'opened pump_fault #2']);
@@ -320,7 +339,7 @@ describe('RulesEngine: store-and-forward history', () => {
   it('does not let the status a reconnecting device publishes first make the history that follows late', () => {
     // A device announces itself on every (re)connection (retained status, no `ts`, so stamped with
     // the receive time), then sends what it held while it was offline.
-    const h = harness({ clock: { nowMs: T0_MS + 6 * HOUR_MS } });
+    const h = harness({ holdOlderThanMs: DAY_MS, clock: { nowMs: T0_MS + 6 * HOUR_MS } });
     h.engine.accept([status(T0_MS + 6 * HOUR_MS, true)]);
     h.engine.accept(sixHourBatch());
     expect(h.engine.lateReadingCount).toBe(0);
