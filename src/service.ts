@@ -148,6 +148,8 @@ export async function startService({
     registry,
     now,
     log: smsLog,
+    defaultRegion: config.sms.defaultRegion,
+    events: { duplicate: () => metrics.smsInboundDuplicates.inc(), replySuppressed: () => metrics.smsRepliesSuppressed.inc() },
     ports: {
       alertByCode: (code) => store.alertByCode(code),
       unresolvedAlerts: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
@@ -157,6 +159,9 @@ export async function startService({
       lastHeardAtMs: (boreholeId) => rules.stateOf(boreholeId)?.lastHeardAtMs ?? null,
       record: (at, sender, text, outcome) => store.recordInboundSms(at, sender, text, outcome),
       reply: (to, text, replyTo) => dispatcher.enqueueReply(to, text, replyTo),
+      claimInboundSms: (key, at, windowMs, retentionMs) => store.claimInboundSms(key, at, windowMs, retentionMs),
+      releaseInboundSms: (key) => store.releaseInboundSms(key),
+      repliesQueuedSince: (to, sinceMs) => store.repliesQueuedSince(to, sinceMs),
     },
   });
   const ingest = new Ingest({

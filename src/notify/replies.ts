@@ -3,10 +3,20 @@
  * `REPARE <code> [note]` resolves and records a repair (technicians only), `ETAT` answers with the
  * status of the sender's boreholes. A number that is not in the registry gets no answer and
  * changes nothing. Every action is recorded with the number that made it (`sms:+223…`).
+ *
+ * A sender is matched whatever the gateway's spelling (`0022376000001`, `22376000001`,
+ * `+223 76 00 00 01`, `76000001` in the default region): the number is read into its E.164 form
+ * first, and replies go to that form. A gateway that delivers the same SMS again (same provider
+ * id; without one, same sender and text within a minute) gets the same answer and causes nothing
+ * more. A sender gets at most REPLIES_PER_HOUR replies an hour: past that the commands still act
+ * but nothing is sent back, so an auto-responder on a registered phone cannot keep the service
+ * answering it (and spending) for ever.
  */
 import type { Logger } from 'pino';
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole, Language, Registry } from '../config/registry.js';
+import { normaliseSender, type PhoneRegion } from '../domain/phone.js';
+import type { InboundSms } from './gateways/inbound.js';
 import { parseCommand } from './commands.js';
 import {
   renderAckConfirmation,
@@ -29,6 +39,16 @@ export interface ReplyPorts {
   lastHeardAtMs(boreholeId: string): number | null;
   record(receivedAtMs: number, sender: string, text: string, outcome: string): void;
   reply(to: string, text: string, replyTo: string): void;
+  /** True the first time `key` is seen within `windowMs` (kept for `retentionMs`), durably. */
+  claimInboundSms(key: string, atMs: number, windowMs: number, retentionMs: number): boolean;
+  releaseInboundSms(key: string): void;
+  /** Replies queued for a phone after `sinceMs`. */
+  repliesQueuedSince(recipient: string, sinceMs: number): number;
+}
+
+export interface InboundSmsEvents {
+  duplicate(): void;
+  replySuppressed(): void;
 }
 
 export interface InboundSmsOptions {
@@ -36,7 +56,24 @@ export interface InboundSmsOptions {
   ports: ReplyPorts;
   now: () => number;
   log: Logger;
+  /** PHONE_DEFAULT_REGION: how a number without country code is read. */
+  defaultRegion: PhoneRegion;
+  events?: InboundSmsEvents;
+  /** Replies a sender may get in any hour; REPLIES_PER_HOUR unless a test says otherwise. */
+  repliesPerHour?: number;
 }
+
+/** Replies a sender gets in any hour at most: a person rarely sends more than a few commands. */
+export const REPLIES_PER_HOUR = 5;
+/**
+ * How long a provider's message id is remembered: gateways retry an unanswered callback for
+ * minutes to hours (Twilio and Africa's Talking: within the hour); two days leave margin for a
+ * long outage of the service behind the gateway.
+ */
+export const INBOUND_ID_RETENTION_MS = 48 * 3_600_000;
+/** Without a provider id, the same sender and text within this window are one SMS. */
+export const INBOUND_SAME_TEXT_WINDOW_MS = 60_000;
+const HOUR_MS = 3_600_000;
 
 /** What the sender is to each borehole they are registered for. */
 interface Standing {
@@ -45,24 +82,63 @@ interface Standing {
   language: Language;
 }
 
-export type InboundOutcome = 'ignored_unknown_number' | 'acknowledged' | 'repaired' | 'status' | 'not_allowed' | 'unknown_alert' | 'help' | 'already_resolved';
+export type InboundOutcome = 'ignored_unknown_number' | 'duplicate' | 'acknowledged' | 'repaired' | 'status' | 'not_allowed' | 'unknown_alert' | 'help' | 'already_resolved';
 
 export class InboundSmsHandler {
+  /** Senders told in the log that their replies stop, until when: one line per sender and hour. */
+  private readonly mutedUntil = new Map<string, number>();
+
   constructor(private readonly options: InboundSmsOptions) {}
 
-  handle(sms: { from: string; text: string }): InboundOutcome {
+  handle(sms: InboundSms): InboundOutcome {
     const { ports, log } = this.options;
     const receivedAtMs = this.options.now();
-    const standing = this.standingOf(sms.from);
-    if (!standing) {
-      ports.record(receivedAtMs, sms.from, sms.text, 'ignored_unknown_number');
-      log.warn({ from: sms.from }, 'sms from an unregistered number ignored');
-      return 'ignored_unknown_number';
+    const from = normaliseSender(sms.from, this.options.defaultRegion);
+    if (from === null) return this.ignore(receivedAtMs, sms.from, sms.text);
+    // The provider id when there is one; otherwise what the person sent, within a minute.
+    const key = sms.id === undefined ? `text:${from}|${sms.text}` : `id:${from}|${sms.id}`;
+    const windowMs = sms.id === undefined ? INBOUND_SAME_TEXT_WINDOW_MS : INBOUND_ID_RETENTION_MS;
+    if (!ports.claimInboundSms(key, receivedAtMs, windowMs, INBOUND_ID_RETENTION_MS)) {
+      this.options.events?.duplicate();
+      log.info({ from, providerId: sms.id }, 'inbound sms delivered again: already handled');
+      return 'duplicate';
     }
-    const replyTo = `${sms.from}|${receivedAtMs}|${sms.text}`;
+    try {
+      return this.act({ from, text: sms.text, replyTo: sms.id === undefined ? `${from}|${receivedAtMs}|${sms.text}` : key }, receivedAtMs);
+    } catch (error) {
+      // Not handled: the gateway's retry must be, not taken for a duplicate.
+      ports.releaseInboundSms(key);
+      throw error;
+    }
+  }
+
+  private ignore(receivedAtMs: number, from: string, text: string): InboundOutcome {
+    this.options.ports.record(receivedAtMs, from, text, 'ignored_unknown_number');
+    this.options.log.warn({ from }, 'sms from an unregistered number ignored');
+    return 'ignored_unknown_number';
+  }
+
+  /** Queues a reply unless the sender had its share of the hour. */
+  private replyTo(to: string, text: string, replyTo: string, atMs: number): void {
+    const { ports, log } = this.options;
+    if (ports.repliesQueuedSince(to, atMs - HOUR_MS) < (this.options.repliesPerHour ?? REPLIES_PER_HOUR)) {
+      ports.reply(to, text, replyTo);
+      return;
+    }
+    this.options.events?.replySuppressed();
+    if ((this.mutedUntil.get(to) ?? 0) <= atMs) {
+      this.mutedUntil.set(to, atMs + HOUR_MS);
+      log.warn({ to }, 'this number had its replies for the hour: its commands still act, but get no answer for now (an auto-responder?)');
+    }
+  }
+
+  private act(sms: { from: string; text: string; replyTo: string }, receivedAtMs: number): InboundOutcome {
+    const { ports, log } = this.options;
+    const standing = this.standingOf(sms.from);
+    if (!standing) return this.ignore(receivedAtMs, sms.from, sms.text);
     const answer = (outcome: InboundOutcome, text: string): InboundOutcome => {
       ports.record(receivedAtMs, sms.from, sms.text, outcome);
-      ports.reply(sms.from, text, replyTo);
+      this.replyTo(sms.from, text, sms.replyTo, receivedAtMs);
       log.info({ from: sms.from, outcome }, 'sms command handled');
       return outcome;
     };

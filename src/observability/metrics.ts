@@ -160,6 +160,16 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['kind', 'retryable'] as const,
       registers: [registry],
     }),
+    smsInboundDuplicates: new Counter({
+      name: 'sms_inbound_duplicates_total',
+      help: 'Inbound SMS delivered again by a gateway (same provider id, or same sender and text within a minute): not acted on twice',
+      registers: [registry],
+    }),
+    smsRepliesSuppressed: new Counter({
+      name: 'sms_replies_suppressed_total',
+      help: 'Replies not sent because their sender already had the hourly share of replies (the command itself was applied)',
+      registers: [registry],
+    }),
     smsOutboxPending: new Gauge({
       name: 'sms_outbox_pending',
       help: 'SMS stored and not yet accepted by the gateway (including those waiting for quiet hours to end)',

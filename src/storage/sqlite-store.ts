@@ -180,6 +180,13 @@ const MIGRATIONS: readonly string[] = [
      kind TEXT PRIMARY KEY,
      through_ms INTEGER NOT NULL
    );`,
+  // Inbound SMS already acted on, by provider id or by sender and text: a gateway that delivers
+  // one again (its retry after a lost answer) causes no second effect, across restarts too.
+  `CREATE TABLE sms_inbound_seen (
+     key TEXT PRIMARY KEY,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX sms_inbound_seen_by_age ON sms_inbound_seen (at);`,
 ];
 
 function toAlert(row: AlertRow): Alert {
@@ -579,6 +586,43 @@ export class SqliteStore implements OperationalStore {
 
   setReportWatermark(kind: string, throughMs: number): void {
     this.statement('INSERT INTO report_watermarks (kind, through_ms) VALUES (?, ?) ON CONFLICT (kind) DO UPDATE SET through_ms = excluded.through_ms').run(kind, throughMs);
+  }
+
+  /**
+   * Claims an inbound SMS by its deduplication key: true the first time, false when the key was
+   * claimed within the last `windowMs`. Keys older than `retentionMs` are dropped on the way, so
+   * the table holds at most that long a history.
+   */
+  claimInboundSms(key: string, atMs: number, windowMs: number, retentionMs: number): boolean {
+    return this.db.transaction(() => {
+      this.statement('DELETE FROM sms_inbound_seen WHERE at < ?').run(atMs - retentionMs);
+      const seen = this.statement<[string], { at: number }>('SELECT at FROM sms_inbound_seen WHERE key = ?').get(key);
+      if (seen && seen.at > atMs - windowMs) return false;
+      this.statement('INSERT INTO sms_inbound_seen (key, at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET at = excluded.at').run(key, atMs);
+      return true;
+    })();
+  }
+
+  /** Gives a claim back: the SMS could not be handled, and the gateway's retry must be. */
+  releaseInboundSms(key: string): void {
+    this.statement('DELETE FROM sms_inbound_seen WHERE key = ?').run(key);
+  }
+
+  /** How many replies were queued for a phone after `sinceMs`, sent or not. */
+  repliesQueuedSince(recipient: string, sinceMs: number): number {
+    return this.statement<[string, number], { n: number }>("SELECT count(*) AS n FROM sms_outbox WHERE recipient = ? AND kind = 'reply' AND created_at > ?").get(recipient, sinceMs)?.n ?? 0;
+  }
+
+  /**
+   * When the first message about an alert was queued to go out (a deferred one counts from when
+   * it may go), or null when none was: the moment people were told, from which escalation counts.
+   */
+  firstToldAtMs(alertId: string): number | null {
+    return (
+      this.statement<[string], { at: number | null }>(
+        "SELECT min(max(created_at, not_before)) AS at FROM sms_outbox WHERE alert_id = ? AND kind = 'alert' AND status != 'cancelled'",
+      ).get(alertId)?.at ?? null
+    );
   }
 
   recordInboundSms(receivedAtMs: number, sender: string, text: string, outcome: string): void {

@@ -2,8 +2,9 @@
  * Replies (two-way SMS) as each gateway delivers them, parsed into one shape. Pure functions: the
  * HTTP route authenticates the request and hands the decoded body here.
  *
- * - webhook (CONTRACT.md section 5): JSON `{"from": "+223...", "text": "..."}`, authenticated by
- *   the route with `Authorization: Bearer $SMS_INBOUND_TOKEN`.
+ * - webhook (CONTRACT.md section 5): JSON `{"from": "+223...", "text": "...", "id": "..."}` (`id`
+ *   optional: the gateway's id of the message, for deduplication), authenticated by the route
+ *   with `Authorization: Bearer $SMS_INBOUND_TOKEN`.
  * - Twilio (twilio.com/docs/messaging/guides/webhook-request): a form POST with `From`, `To`,
  *   `Body`, `MessageSid` and more, signed with `X-Twilio-Signature` (see verifyTwilioSignature).
  * - Africa's Talking (developers.africastalking.com, SMS "Receiving messages" callback): a form POST
@@ -14,9 +15,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 export interface InboundSms {
-  /** The sender, E.164. */
+  /** The sender as the gateway spells it; the handler reads it as E.164 (src/domain/phone.ts). */
   from: string;
   text: string;
+  /**
+   * The provider's id of this inbound message, the same when the gateway delivers it again
+   * (Twilio `MessageSid`, Africa's Talking `id`, the webhook form's optional `id`).
+   */
+  id?: string;
 }
 
 export type InboundParseResult = { ok: true; sms: InboundSms } | { ok: false; error: string };
@@ -24,44 +30,52 @@ export type InboundParseResult = { ok: true; sms: InboundSms } | { ok: false; er
 /** A decoded form body (fastify's formbody, a raw `a=b&c=d` string, or URLSearchParams). */
 export type FormBody = string | URLSearchParams | Record<string, unknown>;
 
-const e164 = z
+// Gateways spell numbers their own way (`+223...`, `00223...`, `223...`, national): the handler
+// reads the number; here only the characters of a phone number are required.
+const sender = z
   .string()
   .transform((value) => value.trim())
-  .pipe(z.string().regex(/^\+[1-9]\d{1,14}$/, 'must be an E.164 number such as +22376000001'));
+  .pipe(z.string().regex(/^\(?\+?[0-9][0-9 ().-]*$/, 'must be a phone number such as +22376000001'));
+// An empty id is no id (Africa's Talking sends empty optional fields).
+const providerId = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim().slice(0, 200)));
 // An empty text is still a message (the command parser ignores it), but the field must be there.
 const text = z.string();
 
-export const webhookInboundSchema = z.object({ from: e164, text });
+export const webhookInboundSchema = z.object({ from: sender, text, id: providerId });
 
 export const twilioInboundSchema = z.object({
-  From: e164,
+  From: sender,
   Body: text,
   To: z.string().optional(),
-  MessageSid: z.string().optional(),
+  MessageSid: providerId,
 });
 
 export const africasTalkingInboundSchema = z.object({
-  from: e164,
+  from: sender,
   text,
   to: z.string().optional(),
   date: z.string().optional(),
-  id: z.string().optional(),
+  id: providerId,
   linkId: z.string().optional(),
 });
 
 export function parseWebhookInbound(body: unknown): InboundParseResult {
-  return toResult('webhook', webhookInboundSchema.safeParse(body), (data) => ({ from: data.from, text: data.text }));
+  return toResult('webhook', webhookInboundSchema.safeParse(body), (data) => withId({ from: data.from, text: data.text }, data.id));
 }
 
 export function parseTwilioInbound(form: FormBody): InboundParseResult {
-  return toResult('Twilio', twilioInboundSchema.safeParse(formFields(form)), (data) => ({ from: data.From, text: data.Body }));
+  return toResult('Twilio', twilioInboundSchema.safeParse(formFields(form)), (data) => withId({ from: data.From, text: data.Body }, data.MessageSid));
 }
 
 export function parseAfricasTalkingInbound(form: FormBody): InboundParseResult {
-  return toResult("Africa's Talking", africasTalkingInboundSchema.safeParse(formFields(form)), (data) => ({
-    from: data.from,
-    text: data.text,
-  }));
+  return toResult("Africa's Talking", africasTalkingInboundSchema.safeParse(formFields(form)), (data) => withId({ from: data.from, text: data.text }, data.id));
+}
+
+function withId(sms: InboundSms, id: string | undefined): InboundSms {
+  return id === undefined ? sms : { ...sms, id };
 }
 
 function toResult<T>(source: string, parsed: z.ZodSafeParseResult<T>, pick: (data: T) => InboundSms): InboundParseResult {

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAlert, type Alert } from '../../../src/alerts/alert.js';
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
-import { InboundSmsHandler } from '../../../src/notify/replies.js';
+import { InboundSmsHandler, REPLIES_PER_HOUR, type InboundSmsOptions } from '../../../src/notify/replies.js';
+import type { InboundSms } from '../../../src/notify/gateways/inbound.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { boreholeEntry, RecordingGateway } from './support.js';
@@ -70,6 +71,11 @@ interface Harness {
   alert18: Alert;
   /** Handles an SMS and lets the dispatcher send the answer. */
   receive(from: string, text: string): Promise<string>;
+  /** Handles an SMS as the gateway delivered it, at the clock's time, and lets the answer go. */
+  deliver(sms: InboundSms): Promise<string>;
+  events: { duplicates: number; suppressed: number };
+  /** What the handler was built with: a new handler on the same store is a restarted service. */
+  options: InboundSmsOptions;
 }
 
 let h: Harness;
@@ -79,6 +85,7 @@ beforeEach(() => {
   const clock = { nowMs: T0_MS };
   const now = (): number => clock.nowMs;
   const log = pino({ level: 'silent' });
+  const events = { duplicates: 0, suppressed: 0 };
   const gateway = new RecordingGateway();
   const dispatcher = new SmsDispatcher({ store, gateway, registry: REGISTRY, timeZone: BAMAKO, now, log, pollIntervalMs: HOUR_MS });
   const rules = new RulesEngine({ registry: REGISTRY, store, now, log, writeAlertPoints: () => undefined });
@@ -89,10 +96,12 @@ beforeEach(() => {
   const alert17 = store.insertAlert(openAlert('khabou', 'pump_fault', 'critical', 'dry_run', T0_MS, true, 'dry_run'));
   const alert18 = store.insertAlert(openAlert('sirakoro', 'pump_fault', 'critical', 'overload', T0_MS, true, 'overload'));
   for (const alert of [alert17, alert18]) store.recordAlertChange({ kind: 'opened', alert, atMs: T0_MS, actor: 'rules', notify: true });
-  const handler = new InboundSmsHandler({
+  const options: InboundSmsOptions = {
     registry: REGISTRY,
     now,
     log,
+    defaultRegion: 'ML',
+    events: { duplicate: () => (events.duplicates += 1), replySuppressed: () => (events.suppressed += 1) },
     // As in src/service.ts.
     ports: {
       alertByCode: (code) => store.alertByCode(code),
@@ -103,8 +112,12 @@ beforeEach(() => {
       lastHeardAtMs: () => T0_MS,
       record: (at, sender, text, outcome) => store.recordInboundSms(at, sender, text, outcome),
       reply: (to, text, replyTo) => dispatcher.enqueueReply(to, text, replyTo),
+      claimInboundSms: (key, at, windowMs, retentionMs) => store.claimInboundSms(key, at, windowMs, retentionMs),
+      releaseInboundSms: (key) => store.releaseInboundSms(key),
+      repliesQueuedSince: (to, sinceMs) => store.repliesQueuedSince(to, sinceMs),
     },
-  });
+  };
+  const handler = new InboundSmsHandler(options);
   dispatcher.start();
   h = {
     store,
@@ -121,6 +134,13 @@ beforeEach(() => {
       await dispatcher.wake();
       return outcome;
     },
+    async deliver(sms) {
+      const outcome = handler.handle(sms);
+      await dispatcher.wake();
+      return outcome;
+    },
+    events,
+    options,
   };
 });
 
@@ -262,5 +282,74 @@ describe('InboundSmsHandler', () => {
       "Commandes: OK <numero> pour confirmer une alerte, REPARE <numero> apres reparation (technicien), ETAT pour l'etat des forages.",
     ]);
     expect(state(h.alert17)?.state).toBe('open');
+  });
+
+  describe('a gateway that delivers an SMS again, or spells the sender its own way', () => {
+    it('matches 0022376000001, 22376000001, +223 76 00 00 01 and 76000001 to the president, and answers +22376000001', async () => {
+      const outcomes = [];
+      for (const from of ['0022376000001', '22376000001', '+223 76 00 00 01', '76000001']) outcomes.push(await h.receive(from, 'ETAT'));
+      expect(outcomes).toEqual(['status', 'status', 'status', 'status']);
+      expect(h.gateway.delivered.map((m) => m.to)).toEqual([PRESIDENT, PRESIDENT, PRESIDENT, PRESIDENT]);
+    });
+
+    it('records one REPARE and sends one confirmation when the same message id arrives twice, even after a restart', async () => {
+      h.clock.nowMs += MINUTE_MS;
+      const sms = { from: '0022379000003', text: 'REPARE 17 roulement', id: 'ATXid_5a6e2b1c' };
+      expect(await h.deliver(sms)).toBe('repaired');
+      h.clock.nowMs += 10 * MINUTE_MS;
+      expect(await h.deliver({ ...sms, from: TECHNICIAN })).toBe('duplicate');
+      // A restarted service remembers what it handled: the keys are in SQLite.
+      h.clock.nowMs += 20 * HOUR_MS;
+      expect(new InboundSmsHandler(h.options).handle(sms)).toBe('duplicate');
+      await h.dispatcher.wake();
+      expect(h.store.listMaintenance('khabou')).toHaveLength(1);
+      expect(answersTo(TECHNICIAN)).toHaveLength(1);
+      expect(h.events.duplicates).toBe(2);
+    });
+
+    it('takes the same sender and text within a minute for one SMS when the gateway gives no id, and a minute later for a new one', async () => {
+      h.clock.nowMs += MINUTE_MS;
+      expect(await h.deliver({ from: PRESIDENT, text: 'OK 17' })).toBe('acknowledged');
+      h.clock.nowMs += 30_000;
+      expect(await h.deliver({ from: '22376000001', text: 'OK 17' })).toBe('duplicate');
+      h.clock.nowMs += 31_000;
+      expect(await h.deliver({ from: PRESIDENT, text: 'OK 17' })).toBe('acknowledged');
+      expect(answersTo(PRESIDENT)).toHaveLength(2);
+    });
+
+    it('forgets message ids after two days, so the table stays bounded', async () => {
+      h.clock.nowMs += MINUTE_MS;
+      const sms = { from: PRESIDENT, text: 'ETAT', id: 'gw-1' };
+      expect(await h.deliver(sms)).toBe('status');
+      h.clock.nowMs += 48 * HOUR_MS + MINUTE_MS;
+      // Claiming another SMS drops the old keys on the way.
+      expect(await h.deliver({ ...sms, id: 'gw-2' })).toBe('status');
+      expect(await h.deliver(sms)).toBe('status');
+    });
+
+    it(`answers a sender at most ${REPLIES_PER_HOUR} times an hour; past that its commands still act, silently, and are counted`, async () => {
+      for (let i = 0; i < REPLIES_PER_HOUR; i += 1) await h.receive(PRESIDENT, 'ETAT');
+      // An auto-responder answering each of our replies, every minute.
+      expect(await h.receive(PRESIDENT, 'Je suis absent')).toBe('help');
+      expect(await h.receive(PRESIDENT, 'OK 17')).toBe('acknowledged');
+      expect(state(h.alert17)?.state).toBe('acknowledged');
+      expect(answersTo(PRESIDENT)).toHaveLength(REPLIES_PER_HOUR);
+      expect(h.events.suppressed).toBe(2);
+      // Another phone is not held back by it.
+      expect(await h.receive(TREASURER, 'ETAT')).toBe('status');
+      expect(answersTo(TREASURER)).toHaveLength(1);
+      // An hour after the first replies, the president is answered again.
+      h.clock.nowMs += HOUR_MS;
+      await h.receive(PRESIDENT, 'ETAT');
+      expect(answersTo(PRESIDENT)).toHaveLength(REPLIES_PER_HOUR + 1);
+    });
+
+    it('acts on a gateway retry when the first delivery could not be handled', async () => {
+      h.clock.nowMs += MINUTE_MS;
+      const failing = new InboundSmsHandler({ ...h.options, ports: { ...h.options.ports, acknowledge: () => { throw new Error('disk full'); } } });
+      const sms = { from: PRESIDENT, text: 'OK 17', id: 'gw-7' };
+      expect(() => failing.handle(sms)).toThrow('disk full');
+      expect(await h.deliver(sms)).toBe('acknowledged');
+    });
   });
 });

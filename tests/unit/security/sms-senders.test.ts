@@ -44,11 +44,20 @@ describe('S3 only registered numbers act, each within its standing', () => {
     expect(h.replies).toEqual([]);
   });
 
+  // CONTRACT.md section 5: matched whatever the gateway's spelling (issue 13).
   it.each([
     ['without the plus', '22376000001'],
     ['with the international prefix 00', '0022376000001'],
     ['in the national form', '76000001'],
     ['with spaces', '+223 76 00 00 01'],
+  ])('takes a registered number written %s for that number, and answers its E.164 form', async (_name, from) => {
+    const alert = khabouFault();
+    expect((await reply(from, `OK ${alert.code}`)).json()).toEqual({ outcome: 'acknowledged' });
+    expect(historyActors(alert.id)).toContain(`sms:${PHONES.khabouCommittee}`);
+    expect(h.replies.map((sent) => sent.to)).toEqual([PHONES.khabouCommittee]);
+  });
+
+  it.each([
     ['with full-width digits', '+２２３７６０００００１'],
     ['with a trailing digit', '+223760000011'],
     ['prefixed with whatsapp:', 'whatsapp:+22376000001'],

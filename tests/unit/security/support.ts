@@ -77,6 +77,7 @@ export async function startSmsHarness(
     registry: h.registry,
     now: () => h.clock.nowMs,
     log: overrides.log ?? captureLog({}, 'silent').log,
+    defaultRegion: 'ML',
     ports: {
       alertByCode: (code) => h.store.alertByCode(code),
       unresolvedAlerts: (boreholeIds) => h.store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
@@ -89,6 +90,10 @@ export async function startSmsHarness(
         replies.push({ to, text });
         onReply?.(to, text, replyTo);
       },
+      claimInboundSms: (key, at, windowMs, retentionMs) => h.store.claimInboundSms(key, at, windowMs, retentionMs),
+      releaseInboundSms: (key) => h.store.releaseInboundSms(key),
+      // The replies here are recorded, not queued: none counts against the hourly share.
+      repliesQueuedSince: () => 0,
     },
   });
   return Object.assign(h, { replies, handled });

@@ -31,10 +31,14 @@ describe('inbound SMS, webhook form', () => {
     });
   });
 
-  it('refuses a number that is not E.164, saying so', () => {
-    const result = parseWebhookInbound({ from: '76000001', text: 'OK 17' });
+  it("keeps the number as the gateway spelt it (the handler reads it) and the gateway's optional id", () => {
+    expect(parseWebhookInbound({ from: '76 00 00 01', text: 'OK 17', id: 'gw-81' })).toStrictEqual({ ok: true, sms: { from: '76 00 00 01', text: 'OK 17', id: 'gw-81' } });
+  });
+
+  it('refuses a sender that is no phone number at all, saying so', () => {
+    const result = parseWebhookInbound({ from: 'whatsapp:+22376000001', text: 'OK 17' });
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.error).toMatch(/^malformed webhook inbound SMS: from: must be an E\.164 number/);
+    expect(!result.ok && result.error).toMatch(/^malformed webhook inbound SMS: from: must be a phone number/);
   });
 
   it.each([null, 'OK 17', 42, ['+22376000001', 'OK 17']])('refuses a body that is not an object (%j)', (body) => {
@@ -66,14 +70,16 @@ describe('inbound SMS, Twilio', () => {
     ApiVersion: '2010-04-01',
   };
 
-  it('reads From and Body from the decoded form', () => {
-    expect(parseTwilioInbound(fields)).toStrictEqual({ ok: true, sms: { from: '+22376000001', text: 'ok  17' } });
+  const sms = { from: '+22376000001', text: 'ok  17', id: 'SM0123456789abcdef0123456789abcdef' };
+
+  it('reads From, Body and the MessageSid (the id of a redelivery) from the decoded form', () => {
+    expect(parseTwilioInbound(fields)).toStrictEqual({ ok: true, sms });
   });
 
   it('reads the raw form body and URLSearchParams alike', () => {
     const raw = new URLSearchParams(fields).toString();
-    expect(parseTwilioInbound(raw)).toStrictEqual({ ok: true, sms: { from: '+22376000001', text: 'ok  17' } });
-    expect(parseTwilioInbound(new URLSearchParams(raw))).toStrictEqual({ ok: true, sms: { from: '+22376000001', text: 'ok  17' } });
+    expect(parseTwilioInbound(raw)).toStrictEqual({ ok: true, sms });
+    expect(parseTwilioInbound(new URLSearchParams(raw))).toStrictEqual({ ok: true, sms });
   });
 
   it('decodes accents and plus signs as form encoding does', () => {
@@ -100,11 +106,15 @@ describe("inbound SMS, Africa's Talking", () => {
     linkId: '',
   };
 
-  it('reads from and text', () => {
+  it('reads from, text and id', () => {
     expect(parseAfricasTalkingInbound(fields)).toStrictEqual({
       ok: true,
-      sms: { from: '+22366000002', text: 'REPARE 17 roulement change' },
+      sms: { from: '+22366000002', text: 'REPARE 17 roulement change', id: '5a6e2b1c-5a2a-4b7f-9b1e-0d8c2f7d6e01' },
     });
+  });
+
+  it('takes an empty id for none', () => {
+    expect(parseAfricasTalkingInbound({ ...fields, id: '' })).toStrictEqual({ ok: true, sms: { from: '+22366000002', text: 'REPARE 17 roulement change' } });
   });
 
   it('reads the raw form body', () => {
