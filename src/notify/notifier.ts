@@ -10,6 +10,8 @@ import { planEscalation, planMessages } from './routing.js';
 
 export interface EscalationStore {
   alertsToEscalate(): { alert: Alert; criticalSinceMs: number }[];
+  /** When the first message about the alert was queued to go out, if any was. */
+  firstToldAtMs(alertId: string): number | null;
   markEscalated(alertId: string, atMs: number): boolean;
   transaction<T>(work: () => T): T;
 }
@@ -54,8 +56,11 @@ export class Notifier {
       for (const { alert, criticalSinceMs } of store.alertsToEscalate()) {
         const borehole = registry.boreholes.get(alert.boreholeId);
         if (!borehole) continue;
-        // Counted from when it became critical: a warning open for hours must not escalate at once.
-        if (now - criticalSinceMs < borehole.rules.escalate_after_minutes * 60_000) continue;
+        // Counted from when it became critical (a warning open for hours must not escalate at
+        // once) and from when people were first told: an alert from a late batch, critical in
+        // event time for hours, gives the committee and technician their delay to answer too.
+        const toldAtMs = store.firstToldAtMs(alert.id) ?? criticalSinceMs;
+        if (now - Math.max(criticalSinceMs, toldAtMs) < borehole.rules.escalate_after_minutes * 60_000) continue;
         // Marked and queued together, so a crash cannot lose the escalation or send it twice.
         const escalated = store.transaction(() => {
           if (!store.markEscalated(alert.id, now)) return false;

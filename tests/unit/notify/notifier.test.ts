@@ -230,4 +230,37 @@ describe('Notifier', () => {
       expect(h.gateway.delivered.slice(told).map((m) => m.to).sort()).toEqual([KHABOU_TECHNICIAN, KAYES_CONTACT].sort());
     });
   });
+
+  // Issue 13: a store-and-forward batch arrives with a fault that began two hours ago in event
+  // time and still holds. The committee and technician hear of it now; before, the check 10 s
+  // later found it "unacknowledged for 2 h" and escalated it to the regional directorate at once.
+  describe('an alert from a late batch', () => {
+    it('is escalated escalate_after_minutes after people were first told, not after the event time of the fault', async () => {
+      const h = harness();
+      const faultAtMs = T0_MS - 2 * HOUR_MS;
+      const alert = open(h, { atMs: faultAtMs });
+      h.store.recordAlertChange(change('opened', alert, faultAtMs));
+      h.notifier.onAlertChange(change('opened', alert, faultAtMs));
+      await h.dispatcher.wake();
+      expect(h.gateway.delivered.map((m) => m.to).sort()).toEqual([...KHABOU_COMMITTEE, KHABOU_TECHNICIAN].sort());
+      const told = h.gateway.delivered.length;
+
+      await h.checkAt(T0_MS + 10_000);
+      await h.checkAt(T0_MS + KHABOU_ESCALATE_MINUTES * MINUTE_MS - 1);
+      expect(h.gateway.delivered.slice(told)).toEqual([]);
+      await h.checkAt(T0_MS + KHABOU_ESCALATE_MINUTES * MINUTE_MS);
+      expect(h.gateway.delivered.slice(told).map((m) => m.to).sort()).toEqual([KHABOU_TECHNICIAN, KAYES_CONTACT].sort());
+    });
+
+    it('counts from when the message was queued even while the gateway is down', async () => {
+      const h = harness();
+      const alert = open(h, { atMs: T0_MS - 2 * HOUR_MS });
+      h.gateway.failNext(1000, { retryable: true });
+      h.notifier.onAlertChange(change('opened', alert, alert.openedAtMs));
+      await h.checkAt(T0_MS + MINUTE_MS);
+      expect(h.store.listSms(10).filter((m) => m.kind === 'escalation')).toEqual([]);
+      await h.checkAt(T0_MS + KHABOU_ESCALATE_MINUTES * MINUTE_MS);
+      expect(h.store.listSms(10).filter((m) => m.kind === 'escalation').map((m) => m.recipient).sort()).toEqual([KHABOU_TECHNICIAN, KAYES_CONTACT].sort());
+    });
+  });
 });
