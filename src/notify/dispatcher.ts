@@ -4,7 +4,8 @@
  * same message twice stores it once). The dispatcher sends what is due, retries with exponential
  * backoff what failed for a retryable reason, records a permanent failure, and survives restarts
  * because all of it is in the store. No phone hears more than `perHourLimit` messages an hour:
- * the rest is folded into one summary sent when the hour allows.
+ * the rest is folded into one summary sent when the hour allows. An alert message that has not
+ * gone out when its alert resolves is cancelled, never sent late.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -164,10 +165,14 @@ export class SmsDispatcher {
   private async dispatch(message: OutboxMessage): Promise<void> {
     const { store, gateway, log } = this.options;
     const now = this.options.now();
-    if (message.onlyWhileUnresolved && message.alertId) {
+    // An alert message still queued when its alert resolves (a long gateway outage) would tell of
+    // a fault that is over, and arrive after or just before "water is back": dropped. The
+    // resolution message, planned when the alert resolved, is what the committee gets.
+    if ((message.onlyWhileUnresolved || message.kind === 'alert') && message.alertId) {
       const alert = store.alertById(message.alertId);
       if (!alert || alert.state === 'resolved') {
         store.finishSms(message.id, 'cancelled', 'the alert was resolved before the message could go out');
+        log.info({ messageId: message.id, kind: message.kind, to: message.recipient, alertId: message.alertId }, 'sms dropped: its alert resolved before it could go out');
         return;
       }
       // "Nobody confirmed" is false once somebody did, even if the gateway was down meanwhile.

@@ -308,15 +308,19 @@ describe('SmsDispatcher', () => {
       clock.nowMs += MINUTE_MS;
       const after = harness({ store: storeAfter, clock });
       await after.dispatcher.wake();
-      expect(after.gateway.calls.map((m) => m.id).sort()).toEqual([...triedIds, ...waterBackIds].sort());
-      expect(countBy(after.gateway.calls, (m) => m.id)).toEqual(Object.fromEntries([...triedIds, ...waterBackIds].map((id) => [id, 1])));
-      expect(outbox(storeAfter).every((r) => r.status === 'sent')).toBe(true);
+      // The alert's own messages are stale now that it resolved (issue 13): cancelled, not sent;
+      // each resolution message goes out once.
+      expect(countBy(after.gateway.calls, (m) => m.id)).toEqual(Object.fromEntries(waterBackIds.map((id) => [id, 1])));
+      expect(Object.fromEntries(outbox(storeAfter).map((r) => [r.id, r.status]))).toEqual(
+        Object.fromEntries([...triedIds.map((id) => [id, 'cancelled']), ...waterBackIds.map((id) => [id, 'sent'])]),
+      );
 
       // Planned again after the restart (the same change replayed): still not sent twice.
       after.dispatcher.enqueue(planMessages(change('opened', alert, clock.nowMs), KHABOU, clock.nowMs, BAMAKO));
+      after.dispatcher.enqueue(planMessages(change('resolved', resolved, clock.nowMs), KHABOU, clock.nowMs, BAMAKO));
       clock.nowMs += DAY_MS;
       await after.dispatcher.wake();
-      expect(after.gateway.calls).toHaveLength(5);
+      expect(after.gateway.calls).toHaveLength(2);
 
       // And another restart sends nothing.
       await after.dispatcher.stop();
@@ -503,6 +507,42 @@ describe('SmsDispatcher', () => {
       h.clock.nowMs = SEVEN_MS;
       await h.dispatcher.wake();
       expect(h.gateway.to(PRESIDENT).map((m) => m.text)).toEqual(heard);
+    });
+  });
+
+  // Issue 13: during a long gateway outage a pump fault opens and resolves; when the gateway is
+  // back the committee must not read "pump broken" (stale) next to "water is back".
+  describe('stale messages', () => {
+    it('drops an alert message still queued when its alert resolves: the committee gets the resolution only', async () => {
+      const h = harness();
+      h.gateway.failNext(10_000, { retryable: true });
+      const alert = openCritical(h, T0_MS);
+      await notify(h, 'opened', alert);
+      h.clock.nowMs += 3 * HOUR_MS;
+      await h.dispatcher.wake();
+      const resolved = resolveInStore(h, alert, h.clock.nowMs);
+      await notify(h, 'resolved', resolved);
+      expect(h.gateway.delivered).toEqual([]);
+
+      h.gateway.recover();
+      h.clock.nowMs += DAY_MS;
+      await h.dispatcher.wake();
+      expect(h.gateway.to(PRESIDENT).map((m) => m.text)).toEqual([expect.stringMatching(/water/i)]);
+      expect(h.gateway.to(TECHNICIAN)).toEqual([]);
+      const stale = outbox(h.store).filter((r) => r.kind === 'alert');
+      expect(stale.map((r) => [r.status, r.lastError])).toEqual(stale.map(() => ['cancelled', 'the alert was resolved before the message could go out']));
+      expect(h.store.outboxStats(h.clock.nowMs).pending).toBe(0);
+    });
+
+    it('still sends an alert message of an alert that was only acknowledged meanwhile', async () => {
+      const h = harness();
+      h.gateway.failNext(1, { retryable: true });
+      const alert = openCritical(h, T0_MS);
+      await notify(h, 'opened', alert);
+      h.store.updateAlert({ ...alert, state: 'acknowledged', acknowledgedAtMs: T0_MS + MINUTE_MS, acknowledgedBy: 'sms:+22366000002' });
+      h.clock.nowMs += HOUR_MS;
+      await h.dispatcher.wake();
+      expect(h.gateway.delivered.map((m) => m.to).sort()).toEqual([PRESIDENT, TREASURER, TECHNICIAN].sort());
     });
   });
 });

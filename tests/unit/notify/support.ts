@@ -48,6 +48,11 @@ export class RecordingGateway implements SmsGateway {
     this.failures.push({ to: options.to, error, left: times });
   }
 
+  /** The gateway is back: the failures still planned are forgotten. */
+  recover(): void {
+    this.failures.length = 0;
+  }
+
   /** The next send to `to` throws this error (not an SmsSendError: a bug or a transport surprise). */
   throwNext(to: string, error: Error): void {
     this.failures.push({ to, error: () => error, left: 1 });
