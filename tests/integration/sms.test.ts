@@ -72,7 +72,9 @@ const PHONES = {
   flaky: { committee: ['+22376200001'], technician: '+22379200002' },
   restart: { committee: ['+22376300001', '+22366300002'], technician: '+22379300003' },
   inbound: { committee: ['+22376400001', '+22366400002'], technician: '+22379400003' },
-  marker: { committee: ['+22376500001'], technician: '+22379500002' },
+  // Several phones: each answers at most REPLIES_PER_HOUR markers an hour.
+  marker: { committee: ['+22376500001', '+22366500004', '+22365500005', '+22376500006'], technician: '+22379500002' },
+  dedup: { committee: ['+22376600001'], technician: '+22379600002' },
 } as const;
 type Key = keyof typeof PHONES;
 const NAMES: Record<Key, string> = {
@@ -81,6 +83,7 @@ const NAMES: Record<Key, string> = {
   restart: 'Forage de Sikasso',
   inbound: 'Forage de Koro',
   marker: 'Forage de Nara',
+  dedup: 'Forage de Kita',
 };
 
 describe.skipIf(serverSource === 'none')('SMS through the running service', () => {
@@ -155,7 +158,8 @@ describe.skipIf(serverSource === 'none')('SMS through the running service', () =
    */
   const settle = async (): Promise<void> => {
     markers += 1;
-    const phone = PHONES.marker.technician;
+    const phones = [PHONES.marker.technician, ...PHONES.marker.committee];
+    const phone = phones[markers % phones.length] ?? PHONES.marker.technician;
     const before = delivered(phone).length;
     expect((await inbound({ from: phone, text: `ETAT ${markers}` })).status).toBe(200);
     await expect.poll(() => delivered(phone).length, { timeout: 10_000 }).toBe(before + 1);
@@ -287,5 +291,29 @@ describe.skipIf(serverSource === 'none')('SMS through the running service', () =
     // Only the sender hears the confirmation.
     expect(delivered(otherMember).map((m) => m.text)).toEqual([expect.stringContaining(`OK ${alert.code} pour confirmer`)]);
     expect(delivered(PHONES.inbound.technician)).toHaveLength(1);
+  });
+
+  // Issue 13: the gateway spells the technician's number its own way and, its first answer lost,
+  // delivers the same REPARE again, once before and once after a restart of the service.
+  it('records a REPARE delivered three times, in three spellings and across a restart, once, and confirms it once to the E.164 number', async () => {
+    const technician = PHONES.dedup.technician;
+    const { alert } = await dryRun('dedup');
+    await expect.poll(() => delivered(technician).length, { timeout: 10_000 }).toBe(1);
+    const sms = { text: `REPARE ${alert.code} pompe changee`, id: `gw-${unique}` };
+    const first = await inbound({ ...sms, from: `00${technician.slice(1)}` });
+    expect(await first.json()).toEqual({ outcome: 'repaired' });
+    const again = await inbound({ ...sms, from: technician.slice(1) });
+    expect(await again.json()).toEqual({ outcome: 'duplicate' });
+    await service.stop();
+    service = await start();
+    const afterRestart = await inbound({ ...sms, from: `+223 ${technician.slice(4, 6)} ${technician.slice(6)}` });
+    expect(await afterRestart.json()).toEqual({ outcome: 'duplicate' });
+    await settle();
+
+    expect(attempts(technician).filter((m) => m.text.startsWith('REPARE')).map((m) => m.text)).toEqual([expect.stringMatching(new RegExp(`^REPARE ${alert.code} recu`))]);
+    const maintenance = await service.app.inject({ url: `/api/boreholes/${boreholeId('dedup')}/maintenance`, headers: { authorization: `Bearer ${VIEWER_TOKEN}` } });
+    // One visit (the API masks the number for a viewer).
+    expect(maintenance.json<{ items: { by: string }[] }>().items.map((m) => m.by)).toEqual([expect.stringMatching(/^sms:\+/)]);
+    expect((await alertById('dedup', alert.id))?.state).toBe('resolved');
   });
 });
