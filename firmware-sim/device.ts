@@ -21,6 +21,8 @@ export interface MqttTransportOptions {
   password?: string;
   /** How long `connect()` waits for the broker before it gives up. */
   connectTimeoutMs?: number;
+  /** Between attempts to reach a broker that went away. Default 1 s. */
+  reconnectPeriodMs?: number;
 }
 
 /** Mosquitto ends an MQTT 5 session at disconnect unless it is given an expiry: a month. */
@@ -56,14 +58,14 @@ export class MqttDeviceTransport {
    * what the broker had not acknowledged, as a device does when GPRS comes back.
    */
   async connect(): Promise<void> {
-    const { url, clientId, willTopic, protocolVersion = 4, username, password, connectTimeoutMs = 30_000 } = this.options;
+    const { url, clientId, willTopic, protocolVersion = 4, username, password, connectTimeoutMs = 30_000, reconnectPeriodMs = RECONNECT_PERIOD_MS } = this.options;
     const clientOptions: IClientOptions = {
       clientId,
       clean: false,
       protocolVersion,
       keepalive: 30,
       connectTimeout: 10_000,
-      reconnectPeriod: RECONNECT_PERIOD_MS,
+      reconnectPeriod: reconnectPeriodMs,
       will: { topic: willTopic, payload: Buffer.from(OFFLINE_STATUS_PAYLOAD), qos: 1, retain: true },
       ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } } : {}),
       ...(username === undefined ? {} : { username }),

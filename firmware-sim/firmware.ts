@@ -27,6 +27,7 @@ import {
   type ModelState,
 } from './model.js';
 import type { TimedEvent } from './scenarios.js';
+import { deviceTime, measureOffsetMs, reconnectDelayMs, type DeviceClock, type ResolvedTiming } from './timing.js';
 
 /** Both forms of CONTRACT.md section 1 occur in the field; each simulated device uses one. */
 export type TsFormat = 'rfc3339' | 'epoch_ms';
@@ -52,6 +53,14 @@ export interface OutgoingMessage {
   batch: boolean;
   /** Set on a message that is wrong on purpose (malformed_messages scenario). */
   malformed: MalformedKind | null;
+  /** True instant the (newest) reading was measured: a live message cannot leave before it. */
+  measuredAtMs?: number;
+}
+
+/** Field timing of one device (firmware-sim/timing.ts); without it every topic is read on the interval. */
+export interface FirmwareTiming {
+  timing: ResolvedTiming;
+  clock: DeviceClock;
 }
 
 export interface FirmwareOptions {
@@ -65,6 +74,7 @@ export interface FirmwareOptions {
   /** Store-and-forward capacity per topic; the oldest readings go first when it is full. */
   maxHeldPerKind?: number;
   warmUpMs?: number;
+  fieldTiming?: FirmwareTiming;
 }
 
 export interface LinkState {
@@ -143,6 +153,8 @@ export class Firmware {
   private malformedCount = 0;
   private readonly intervalMs: number;
   private readonly maxHeldPerKind: number;
+  private readonly fieldTiming: FirmwareTiming | undefined;
+  private readonly startAtMs: number;
 
   constructor(options: FirmwareOptions) {
     this.id = options.borehole.id;
@@ -151,6 +163,8 @@ export class Firmware {
     this.fw = FIRMWARE_VERSION[options.tsFormat];
     this.intervalMs = options.intervalMs;
     this.maxHeldPerKind = options.maxHeldPerKind ?? DEFAULT_MAX_HELD_PER_KIND;
+    this.fieldTiming = options.fieldTiming;
+    this.startAtMs = options.startAtMs;
     this.events = (options.events ?? []).filter((event) => event.borehole === this.id);
     this.state = initialState(this.params, options.startAtMs, options.warmUpMs);
   }
@@ -225,7 +239,7 @@ export class Firmware {
         this.hold(fresh);
         messages = this.flush();
       } else {
-        messages = fresh.map((item) => ('raw' in item ? item.raw : single(item.kind, item.reading)));
+        messages = fresh.map((item) => ('raw' in item ? item.raw : { ...single(item.kind, item.reading), measuredAtMs: item.measuredAtMs }));
       }
     } else {
       this.hold(fresh);
@@ -264,9 +278,13 @@ export class Firmware {
 
   private applyDeviceEvent(event: TimedEvent): void {
     switch (event.type) {
-      case 'offline':
-        this.outageUntilMs = event.atMs + event.for;
+      case 'offline': {
+        // Under field timing the modem comes back on its own schedule, not the instant the network does.
+        const endsAtMs = event.atMs + event.for;
+        const lateMs = this.fieldTiming ? reconnectDelayMs(this.fieldTiming.timing, this.id, endsAtMs) : 0;
+        this.outageUntilMs = endsAtMs + lateMs;
         return;
+      }
       case 'clock_skew':
         this.skew = { offsetMs: event.offset, untilMs: event.for === undefined ? null : event.atMs + event.for };
         return;
@@ -283,21 +301,31 @@ export class Firmware {
 
   /** The three readings of one tick as the wire carries them, with the device's faults applied. */
   private stamp(readings: ModelReadings): Stamped[] {
-    const tsMs = readings.atMs + (this.skew?.offsetMs ?? 0);
-    const ts: WireTimestamp = this.tsFormat === 'rfc3339' ? new Date(tsMs).toISOString() : tsMs;
     // seq follows from the instant, so it increases across restarts and a gap means a lost reading.
     const seqBase = Math.floor(readings.atMs / this.intervalMs) * READING_KINDS.length;
-    const stamped: Stamped[] = [
-      { kind: 'flow', reading: { ts, seq: seqBase, ...readings.flow } },
-      { kind: 'pump', reading: { ts, seq: seqBase + 1, ...readings.pump } },
-      { kind: 'level', reading: { ts, seq: seqBase + 2, ...readings.level } },
+    const measuredAt = (kind: ReadingKind): number =>
+      readings.atMs + (this.fieldTiming ? measureOffsetMs(this.fieldTiming.timing, this.id, kind, readings.atMs) : 0);
+    const stampOf = (kind: ReadingKind): { ts?: WireTimestamp; seq: number } => {
+      const seq = seqBase + READING_KINDS.indexOf(kind);
+      const clockMs = this.fieldTiming ? deviceTime(this.fieldTiming.clock, measuredAt(kind), this.startAtMs) : measuredAt(kind);
+      // A device without a clock sends no ts at all (CONTRACT.md section 1): the service uses its receive time.
+      if (clockMs === null) return { seq };
+      const tsMs = clockMs + (this.skew?.offsetMs ?? 0);
+      return { ts: this.tsFormat === 'rfc3339' ? new Date(tsMs).toISOString() : tsMs, seq };
+    };
+    const measured: Stamped[] = [
+      { kind: 'flow', measuredAtMs: measuredAt('flow'), reading: { ...stampOf('flow'), ...readings.flow } },
+      { kind: 'pump', measuredAtMs: measuredAt('pump'), reading: { ...stampOf('pump'), ...readings.pump } },
+      { kind: 'level', measuredAtMs: measuredAt('level'), reading: { ...stampOf('level'), ...readings.level } },
     ];
+    // Sent as measured: in the order the device read its sensors this cycle.
+    const stamped = this.fieldTiming ? [...measured].sort((a, b) => measuredAtOf(a) - measuredAtOf(b)) : measured;
     if (this.malformedUntilMs !== null) {
       const index = this.malformedCount % stamped.length;
       const kind = MALFORMED_KINDS[this.malformedCount % MALFORMED_KINDS.length] ?? 'bad_json';
       this.malformedCount += 1;
       const victim = stamped[index] as ReadingItem;
-      stamped[index] = { raw: malformed(victim.kind, victim.reading, kind) };
+      stamped[index] = { raw: { ...malformed(victim.kind, victim.reading, kind), measuredAtMs: victim.measuredAtMs } };
     }
     if (this.duplicateUntilMs !== null) return stamped.flatMap((item) => [item, item]);
     return stamped;
@@ -319,8 +347,10 @@ export class Firmware {
   }
 }
 
-type ReadingItem = { [K in ReadingKind]: { kind: K; reading: WirePayloadByKind[K] } }[ReadingKind];
+type ReadingItem = { [K in ReadingKind]: { kind: K; reading: WirePayloadByKind[K]; measuredAtMs: number } }[ReadingKind];
 type Stamped = ReadingItem | { raw: OutgoingMessage };
+
+const measuredAtOf = (item: Stamped): number => ('raw' in item ? (item.raw.measuredAtMs ?? 0) : item.measuredAtMs);
 
 function single(kind: ReadingKind, reading: unknown): OutgoingMessage {
   return { kind, payload: JSON.stringify(reading), readings: 1, batch: false, malformed: null };

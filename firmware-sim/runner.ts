@@ -15,6 +15,8 @@ import { formatDuration, formatInstant, MINUTE_MS, simulatedNow, systemClock, wa
 import { deviceClientId, MqttDeviceTransport } from './device.js';
 import { Firmware, nextTickAfter, type MalformedKind, type OutgoingMessage, type TsFormat } from './firmware.js';
 import { normalLife, scenarioBoreholes, scheduleEvents, type Scenario } from './scenarios.js';
+import { deviceClocks, DeliveryQueue, latencyMs, planFlush, resolveTiming, type DeviceClock, type FieldTimingOptions, type ResolvedTiming } from './timing.js';
+import { unitHash } from './model.js';
 
 /** The network port of a device, as small as the runner needs it. */
 export interface DeviceTransport {
@@ -33,6 +35,8 @@ export interface TransportRequest {
   boreholeId: string;
   clientId: string;
   statusTopic: string;
+  /** How long the device waits between attempts to reach a broker that went away. */
+  reconnectPeriodMs: number;
 }
 
 export type TransportFactory = (request: TransportRequest) => DeviceTransport;
@@ -75,6 +79,11 @@ export interface SimulationOptions {
   onPublish?: (message: PublishedMessage) => void;
   /** Wall time between progress lines while catching up (real time: every 10 simulated minutes at most). */
   progressEveryMs?: number;
+  /**
+   * GPRS timing (firmware-sim/timing.ts, docs/simulator.md "Field timing"): on by default; `false`
+   * for the lab's timing, every topic stamped on the interval and sent at once, in topic order.
+   */
+  fieldTiming?: FieldTimingOptions | false;
 }
 
 export type SimulationPhase = 'connecting' | 'catching up' | 'real time' | 'stopping' | 'stopped';
@@ -108,6 +117,8 @@ const DEFAULT_INTERVAL_MS = MINUTE_MS;
 /** Unacknowledged messages and bytes: enough to keep the broker busy, bounded for memory. */
 const MAX_IN_FLIGHT = 2000;
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+/** mqtt.js's retry period without field timing; with it, each device retries every 1 to 10 s. */
+const RECONNECT_PERIOD_MS = 1000;
 /** While backfilling, let timers and signals in every this many ticks. */
 const TICKS_PER_YIELD = 60;
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -119,6 +130,12 @@ interface Device {
   /** A scenario outage cut the connection. */
   cut: boolean;
   inFlight: number;
+  clock: DeviceClock | null;
+}
+
+interface OnTheAir {
+  device: Device;
+  message: OutgoingMessage;
 }
 
 const count = (value: number): string => value.toLocaleString('en-US');
@@ -151,6 +168,9 @@ class Simulation implements SimulationHandle {
   private inFlightBytes = 0;
   private waiters: { ready: () => boolean; resolve: () => void }[] = [];
   private lastProgressAtMs = 0;
+  private readonly timing: ResolvedTiming | null;
+  /** Messages sent by the devices and not yet at the broker (field timing only). */
+  private readonly onTheAir = new DeliveryQueue<OnTheAir>();
 
   constructor(private readonly options: SimulationOptions) {
     const scenario = options.scenario ?? normalLife();
@@ -165,6 +185,12 @@ class Simulation implements SimulationHandle {
     this.boreholes = scenarioBoreholes(scenario, options.registry);
     const events = scheduleEvents(scenario.events, this.startAtMs);
     const makeTransport = options.transport ?? this.mqttTransport();
+    const seed = options.seed ?? 1;
+    this.timing = options.fieldTiming === false ? null : resolveTiming(options.fieldTiming ?? {}, seed, this.intervalMs);
+    // A borehole with scripted events keeps a synchronised clock: the scenario times its faults
+    // (and scripts its clock errors with clock_skew); the others may drift or have no clock.
+    const scripted = new Set(scenario.events.map((event) => event.borehole));
+    const clocks = this.timing ? deviceClocks(this.boreholes, this.timing, (id) => !scripted.has(id)) : new Map<string, DeviceClock>();
     this.devices = this.boreholes.map((id, index) => {
       const borehole = options.registry.boreholes.get(id);
       if (!borehole) throw new Error(`borehole ${id} vanished from the registry`);
@@ -172,12 +198,17 @@ class Simulation implements SimulationHandle {
       const tsFormat: TsFormat = index % 2 === 0 ? 'rfc3339' : 'epoch_ms';
       const statusTopic = topicFor(this.topicRoot, id, 'status');
       const clientId = deviceClientId(id, this.topicRoot, options.clientIdPrefix);
+      const clock = clocks.get(id) ?? null;
+      const fieldTiming = this.timing && clock ? { timing: this.timing, clock } : undefined;
+      // After a broker outage the devices come back on their own schedules, not all in one second.
+      const reconnectPeriodMs = this.timing ? Math.round(1000 + 9000 * unitHash(seed, id, 'reconnect-period')) : RECONNECT_PERIOD_MS;
       return {
         id,
-        firmware: new Firmware({ borehole, seed: options.seed ?? 1, startAtMs: this.startAtMs, intervalMs: this.intervalMs, events, tsFormat }),
-        transport: makeTransport({ boreholeId: id, clientId, statusTopic }),
+        firmware: new Firmware({ borehole, seed, startAtMs: this.startAtMs, intervalMs: this.intervalMs, events, tsFormat, ...(fieldTiming ? { fieldTiming } : {}) }),
+        transport: makeTransport({ boreholeId: id, clientId, statusTopic, reconnectPeriodMs }),
         cut: false,
         inFlight: 0,
+        clock,
       };
     });
     this.caughtUp = new Promise<void>((resolve) => {
@@ -237,9 +268,9 @@ class Simulation implements SimulationHandle {
     const url = this.options.brokerUrl;
     if (url === undefined) throw new Error('startSimulation needs a brokerUrl (or a transport)');
     const { credentials } = this.options;
-    return ({ boreholeId, clientId, statusTopic }) => {
+    return ({ boreholeId, clientId, statusTopic, reconnectPeriodMs }) => {
       const password = credentials?.get(boreholeId);
-      return new MqttDeviceTransport({ url, clientId, willTopic: statusTopic, ...(password === undefined ? {} : { username: boreholeId, password }) });
+      return new MqttDeviceTransport({ url, clientId, willTopic: statusTopic, reconnectPeriodMs, ...(password === undefined ? {} : { username: boreholeId, password }) });
     };
   }
 
@@ -276,6 +307,8 @@ class Simulation implements SimulationHandle {
     while (!signal.aborted && nextTickAtMs <= this.untilMs) {
       const wallNowMs = this.clock.now();
       const simNowMs = this.speed === 'max' ? wallNowMs : simulatedNow(this.startAtMs, this.wallStartMs, this.speed, wallNowMs);
+      // What has reached the broker by now, or by the next tick when that comes first.
+      this.release(Math.min(simNowMs, nextTickAtMs));
       if (nextTickAtMs <= simNowMs) {
         await this.tickAll(nextTickAtMs, live);
         this.simulatedAtMs = nextTickAtMs;
@@ -294,6 +327,8 @@ class Simulation implements SimulationHandle {
           this.flushAll();
           live = true;
         }
+        // Catching up is the simulator's shortcut, not an outage: what is on the air arrives now, in order.
+        this.release();
         // For honest counts in the line below; a stop does not wait for a broker that went away.
         await Promise.race([this.drained(), this.aborted]);
         this.phase = 'real time';
@@ -303,13 +338,25 @@ class Simulation implements SimulationHandle {
         );
         this.resolveCaughtUp();
       }
+      const wakeAtMs = Math.min(nextTickAtMs, this.onTheAir.nextAtMs());
       const delayMs =
         this.speed === 'max' || reachedNow
-          ? nextTickAtMs - wallNowMs
-          : wallDelayUntil(nextTickAtMs, this.startAtMs, this.wallStartMs, this.speed, wallNowMs);
+          ? wakeAtMs - wallNowMs
+          : wallDelayUntil(wakeAtMs, this.startAtMs, this.wallStartMs, this.speed, wallNowMs);
       await this.clock.sleep(Math.max(1, delayMs), signal);
     }
     if (!live) this.flushAll();
+    // The run's end lets what is on the air arrive in its own time (at once when that is past).
+    while (!signal.aborted && this.onTheAir.size > 0) {
+      const wallNowMs = this.clock.now();
+      const simNowMs = this.speed === 'max' ? wallNowMs : simulatedNow(this.startAtMs, this.wallStartMs, this.speed, wallNowMs);
+      this.release(simNowMs);
+      const nextAtMs = this.onTheAir.nextAtMs();
+      if (nextAtMs === Infinity) break;
+      const delayMs = this.speed === 'max' || simNowMs >= wallNowMs ? nextAtMs - wallNowMs : wallDelayUntil(nextAtMs, this.startAtMs, this.wallStartMs, this.speed, wallNowMs);
+      await this.clock.sleep(Math.max(1, delayMs), signal);
+    }
+    this.release();
     this.resolveCaughtUp();
     await this.closeAll();
   }
@@ -320,13 +367,15 @@ class Simulation implements SimulationHandle {
       for (const note of notes) this.progress(`[${formatInstant(atMs)}] ${device.id}: ${note}`);
       if (live && outage && !device.cut) await this.cutLink(device);
       if (live && !outage && device.cut) await this.restoreLink(device, atMs);
-      for (const message of messages) this.send(device, message, false);
+      this.transmit(device, messages, atMs);
     }
     await this.capacity();
   }
 
   /** A GPRS outage: what is in flight gets its acknowledgement first, then the link drops hard. */
   private async cutLink(device: Device): Promise<void> {
+    // What was already on the air gets through before the link drops.
+    for (const { message } of this.onTheAir.take(Infinity, device.id)) this.send(device, message.message, false);
     await this.waitFor(() => device.inFlight === 0, DRAIN_TIMEOUT_MS);
     device.cut = true;
     await device.transport.cut();
@@ -343,15 +392,48 @@ class Simulation implements SimulationHandle {
     device.cut = false;
     const held = device.firmware.flush();
     const readings = held.reduce((sum, message) => sum + message.readings, 0);
-    for (const message of held) this.send(device, message, false);
+    this.transmit(device, held, atMs);
     this.progress(`[${formatInstant(atMs)}] ${device.id}: reconnected, sending ${count(readings)} held readings in ${held.length} messages`);
   }
 
   private flushAll(): void {
     for (const device of this.devices) {
       if (device.cut || device.firmware.offline) continue;
-      for (const message of device.firmware.flush()) this.send(device, message, false);
+      this.transmit(device, device.firmware.flush(), this.simulatedAtMs);
     }
+  }
+
+  /**
+   * Hands what a device sends at `atMs` to the network. Under field timing each message is on the
+   * air for a while (a live reading from when it was measured, a store-and-forward flush topic by
+   * topic) and reaches the broker in order of arrival; otherwise it is published at once.
+   */
+  private transmit(device: Device, messages: readonly OutgoingMessage[], atMs: number): void {
+    const timing = this.timing;
+    if (!timing) {
+      for (const message of messages) this.send(device, message, false);
+      return;
+    }
+    const batches = messages.filter((message) => message.batch);
+    const flushed = planFlush(
+      timing,
+      device.id,
+      batches.map((message) => ({ topic: message.kind, message: { device, message } })),
+      atMs,
+    );
+    for (const delivery of flushed) this.onTheAir.push(delivery);
+    messages
+      .filter((message) => !message.batch)
+      .forEach((message, index) => {
+        const sentAtMs = Math.max(atMs, message.measuredAtMs ?? atMs);
+        const arrivesAtMs = sentAtMs + latencyMs(timing, device.id, message.kind, sentAtMs, index);
+        this.onTheAir.push({ boreholeId: device.id, topic: message.kind, message: { device, message }, arrivesAtMs });
+      });
+  }
+
+  /** Publishes, in order of arrival, what has reached the broker by `atMs` (everything when omitted). */
+  private release(atMs = Infinity): void {
+    for (const { message } of this.onTheAir.take(atMs)) this.send(message.device, message.message, false);
   }
 
   private send(device: Device, message: OutgoingMessage, retain: boolean): void {
@@ -436,8 +518,9 @@ class Simulation implements SimulationHandle {
     this.phase = 'stopping';
     for (const device of this.devices) {
       if (!device.transport.connected || device.cut || device.firmware.offline) continue;
-      for (const message of device.firmware.flush()) this.send(device, message, false);
+      this.transmit(device, device.firmware.flush(), this.simulatedAtMs);
     }
+    this.release();
     await this.drained(DRAIN_TIMEOUT_MS);
     await Promise.all(this.devices.map((device) => device.transport.close()));
     this.phase = 'stopped';

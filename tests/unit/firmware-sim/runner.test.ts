@@ -26,6 +26,9 @@ function setup(yaml = 'events: []', overrides: Partial<SimulationOptions> = {}):
     topicRoot: 'boreholes',
     clock,
     seed: 42,
+    // The lab's timing (every topic on the interval, sent at once): these tests count and time
+    // readings exactly. Field timing has its own tests (timing.test.ts).
+    fieldTiming: false,
     transport: ({ boreholeId }) => {
       const transport = new MemoryTransport(clock);
       transports.set(boreholeId, transport);
