@@ -14,6 +14,7 @@ import { formatDuration, parseDuration, parseSpeed, parseStart } from './clock.j
 import { runLoad } from './load.js';
 import { startSimulation, type SimulationHandle } from './runner.js';
 import { loadScenario, normalLife } from './scenarios.js';
+import type { FieldTimingOptions } from './timing.js';
 
 export { startSimulation, type SimulationHandle, type SimulationOptions } from './runner.js';
 export { runLoad, type LoadOptions, type LoadResult } from './load.js';
@@ -40,6 +41,10 @@ CONTRACT.md section 1. A run can start in the past and catch up with now, then g
   --seed <n>            seed of the physical model (default: 1)
   --interval <dur>      reporting interval (default: the scenario's, else 1m)
   --duration <dur>      stop after this much simulated time (default: run until Ctrl-C)
+  --no-field-timing     the lab's timing: every topic stamped on the interval and sent at once
+                        (default: field timing, docs/simulator.md: topics measured seconds apart,
+                        GPRS latency, drifting clocks, devices without a clock)
+  --clockless <share>   share of the devices without a clock, 0 to 1 (default: 0.1)
 
 Load mode, for benchmarks:
   --load                N virtual devices publishing live single readings
@@ -69,6 +74,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   interval: { type: 'string' },
   duration: { type: 'string' },
+  'no-field-timing': { type: 'boolean' },
+  clockless: { type: 'string' },
   load: { type: 'boolean' },
   devices: { type: 'string' },
   rate: { type: 'string' },
@@ -82,6 +89,22 @@ function parse<T>(option: string, value: string, parser: (text: string) => T): T
   } catch (error) {
     throw new UsageError(`--${option}: ${(error as Error).message}`);
   }
+}
+
+function share(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value >= 0 && value <= 1)) throw new Error(`"${text}" is not a share between 0 and 1`);
+  return value;
+}
+
+/** `--no-field-timing` and `--clockless` as the runner's and load mode's option. */
+function fieldTimingOption(values: Values): FieldTimingOptions | false {
+  const clocklessText = text(values, 'clockless');
+  if (values['no-field-timing'] === true) {
+    if (clocklessText !== undefined) throw new UsageError('--clockless: not with --no-field-timing (every device then has a clock)');
+    return false;
+  }
+  return clocklessText === undefined ? {} : { clocklessFraction: parse('clockless', clocklessText, share) };
 }
 
 function wholeNumber(text: string): number {
@@ -195,10 +218,12 @@ async function simulate(values: Values): Promise<number> {
   });
   const missing = credentials === undefined ? [] : missingCredentials(registry.boreholes.keys(), credentials);
   if (missing.length > 0) throw new UsageError(`--credentials: no password for ${missing.join(', ')} (the broker would refuse them)`);
+  const fieldTiming = fieldTimingOption(values);
 
   write(
     `scenario: ${scenario.name ?? scenario.source} (${scenario.events.length} events) · broker ${brokerUrl} · root ${topicRoot} · seed ${seed}` +
-      (durationMs === undefined ? '' : ` · for ${formatDuration(durationMs)}`),
+      (durationMs === undefined ? '' : ` · for ${formatDuration(durationMs)}`) +
+      (fieldTiming === false ? ' · lab timing' : ' · field timing'),
   );
   const handle: SimulationHandle = await startSimulation({
     registry,
@@ -208,6 +233,7 @@ async function simulate(values: Values): Promise<number> {
     startAtMs,
     speed: speedText === undefined ? 'max' : parse('speed', speedText, parseSpeed),
     seed,
+    fieldTiming,
     ...(credentials === undefined ? {} : { credentials }),
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(durationMs === undefined ? {} : { untilMs: startAtMs + durationMs }),
