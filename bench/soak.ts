@@ -19,7 +19,7 @@ import { registryEntry } from '../tests/support/fixtures.js';
 import { freePort, startInfluxd, startMosquitto, type InfluxServer, type MosquittoServer } from '../tests/support/servers.js';
 import { Fleet, type FleetStats } from './soak/fleet.js';
 import { EXPECTED_RULES, makePlan, RESTART_KINDS, type PlannedFault, type PlannedRestart, type RestartKind } from './soak/plan.js';
-import { mean, slope, storedTotal, verifySeries } from './soak/verify.js';
+import { mean, offlineByCause, slope, storedTotal, verifySeries } from './soak/verify.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -456,7 +456,12 @@ async function main(): Promise<number> {
     }
   }
   const faultBoreholes = new Set(plan.faults.map((fault) => fault.borehole));
-  const otherAlerts = (await allAlerts(service.baseUrl)).filter((alert) => !faultBoreholes.has(alert.borehole));
+  const everyAlert = await allAlerts(service.baseUrl);
+  // Issue 13: the service's own restarts are no borehole's silence; an offline alert is only
+  // allowed where the plan scripted the device's silence, and is reported by cause either way.
+  const offlineCauses = offlineByCause(everyAlert, plan);
+  if (offlineCauses.unexplained > 0) failures.push(`${offlineCauses.unexplained} offline alerts on boreholes whose device was never silent (the service's own downtime), e.g. ${offlineCauses.unexplainedExamples.join('; ')}`);
+  const otherAlerts = everyAlert.filter((alert) => !faultBoreholes.has(alert.borehole));
   if (otherAlerts.length > 0) {
     const byRule = new Map<string, number>();
     for (const alert of otherAlerts) byRule.set(alert.rule, (byRule.get(alert.rule) ?? 0) + 1);
@@ -545,6 +550,7 @@ async function main(): Promise<number> {
     final_service_stop_ms: stopMs,
     faults: faultAlerts.map(({ fault, rule, openedAt }) => ({ kind: fault.kind, borehole: fault.borehole, injected_at_s: Math.round(fault.atMs / 1000), rule, opened_at: openedAt, opened_after_s: openedAt ? Math.round((Date.parse(openedAt) - startAtMs - fault.atMs) / 1000) : null })),
     alerts_on_other_boreholes: otherAlerts.length,
+    offline_alerts_by_cause: { link_outage: offlineCauses.linkOutage, backlog: offlineCauses.backlog, unexplained: offlineCauses.unexplained },
     service_lifetimes: lives,
     flatness: flatness.map((row) => ({ ...row, first: Math.round(row.first * 10) / 10, last: Math.round(row.last * 10) / 10, perHour: Math.round(row.perHour * 10) / 10, median: Math.round(row.median * 10) / 10 })),
     samples: up.length,
@@ -564,6 +570,7 @@ async function main(): Promise<number> {
   out(`  drain after publishing       ${summary.drain_seconds_after_publishing} s`);
   for (const row of faultAlerts) out(`  fault ${row.fault.kind.padEnd(8)} ${row.fault.borehole} +${(row.fault.atMs / 1000).toFixed(0)} s → ${row.rule} ${row.openedAt ? `opened ${row.openedAt}, ${Math.round((Date.parse(row.openedAt) - startAtMs - row.fault.atMs) / 1000)} s after the fault` : 'MISSING'}`);
   out(`  alerts on other boreholes    ${otherAlerts.length}`);
+  out(`  offline alerts by cause      link outage ${offlineCauses.linkOutage}, backlog ${offlineCauses.backlog}, unexplained ${offlineCauses.unexplained}`);
   out(`  flatness (${up.length} samples with the service up; first vs last ${(windowMs / 60_000).toFixed(1)} min, least-squares slope over the run):`);
   for (const row of flatness) out(`    ${row.name.padEnd(24)} first ${row.first.toFixed(1)} ${row.unit}, last ${row.last.toFixed(1)} ${row.unit}, median ${row.median.toFixed(1)}, max ${row.max.toFixed(1)}, slope ${row.perHour.toFixed(1)} ${row.unit}/h`);
   out('  service lifetimes of a minute or more (restarts reset memory):');

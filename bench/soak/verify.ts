@@ -141,3 +141,36 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 export function mean(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
+
+/** Offline alerts split by what caused them: only a device's own scripted silence may open one. */
+export interface OfflineCauses {
+  linkOutage: number;
+  backlog: number;
+  /** On a borehole whose device was never silent: the service's own downtime (or a bug). */
+  unexplained: number;
+  unexplainedExamples: string[];
+}
+
+/**
+ * Classifies `offline` alerts by the plan: a borehole with a scripted link outage or a backlog
+ * (offline for hours before the run) may go offline; any other offline alert can only come from
+ * the service's own restarts, which the rules must not count as a borehole's silence.
+ */
+export function offlineByCause(
+  alerts: readonly { borehole: string; rule: string; opened_at: string }[],
+  plan: { offline: readonly { borehole: string }[]; backlogs: readonly { borehole: string }[] },
+): OfflineCauses {
+  const outage = new Set(plan.offline.map((window) => window.borehole));
+  const backlog = new Set(plan.backlogs.map((one) => one.borehole));
+  const causes: OfflineCauses = { linkOutage: 0, backlog: 0, unexplained: 0, unexplainedExamples: [] };
+  for (const alert of alerts) {
+    if (alert.rule !== 'offline') continue;
+    if (outage.has(alert.borehole)) causes.linkOutage += 1;
+    else if (backlog.has(alert.borehole)) causes.backlog += 1;
+    else {
+      causes.unexplained += 1;
+      if (causes.unexplainedExamples.length < 5) causes.unexplainedExamples.push(`${alert.borehole} opened ${alert.opened_at}`);
+    }
+  }
+  return causes;
+}
