@@ -9,6 +9,7 @@
  */
 import type * as TestcontainersModule from 'testcontainers';
 import type { TestProject } from 'vitest/node';
+import { startInflux2Front } from './influx2-front.js';
 import { hasBinary, startInfluxd, startMosquitto } from './servers.js';
 
 type ServerSource = 'env' | 'local' | 'containers' | 'none';
@@ -27,6 +28,11 @@ declare module 'vitest' {
     influx2Token: string;
     influx2Org: string;
     influx2Bucket: string;
+    /** The InfluxDB 2.x API front over the local influxd (influx2-front.ts); empty without one. */
+    influxFrontUrl: string;
+    influxFrontToken: string;
+    influxFrontOrg: string;
+    influxFrontBucket: string;
   }
 }
 
@@ -48,6 +54,8 @@ interface Influx2 {
   bucket: string;
 }
 
+/** What docker-compose.yml and .env.example give the service for InfluxDB 2.x (org and bucket defaults). */
+const FRONT = { token: 'front-token-for-tests', org: 'boreholes', bucket: 'boreholes' } as const;
 const INFLUX2 = { token: 'test-token', org: 'boreholes', bucket: 'boreholes', username: 'boreholes', password: 'boreholes' } as const;
 const INSTALL_HINT = 'apt-get install -y mosquitto influxdb';
 const CONTAINER_START_TIMEOUT_MS = 120_000;
@@ -261,6 +269,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('influx2Token', influx2?.token ?? '');
   project.provide('influx2Org', influx2?.org ?? '');
   project.provide('influx2Bucket', influx2?.bucket ?? '');
+
+  // The production write path (InfluxDB 2.x's API) in CI, over the same real engine.
+  let frontUrl = '';
+  if (main.serverSource === 'local') {
+    try {
+      const front = await startInflux2Front({ engineUrl: main.influxUrl, token: FRONT.token, org: FRONT.org, buckets: [FRONT.bucket] });
+      stops.push(() => front.stop());
+      frontUrl = front.url;
+    } catch (error) {
+      await stopAll(stops).catch(() => undefined);
+      throw error;
+    }
+  }
+  project.provide('influxFrontUrl', frontUrl);
+  project.provide('influxFrontToken', frontUrl ? FRONT.token : '');
+  project.provide('influxFrontOrg', frontUrl ? FRONT.org : '');
+  project.provide('influxFrontBucket', frontUrl ? FRONT.bucket : '');
 
   return () => stopAll(stops);
 }

@@ -27,8 +27,9 @@ export async function countPoints(client: InfluxClient, measurement: string, fie
 
 /**
  * The InfluxDB servers a suite runs against: the one from the global setup (Debian's influxd, or
- * INFLUX_URL), and InfluxDB 2.7 through testcontainers where a container runtime answers; its
- * absence is said aloud with the suite's name.
+ * INFLUX_URL), the InfluxDB 2.x API front over that influxd (the production write path), and
+ * InfluxDB 2.7 through testcontainers where a container runtime answers; its absence is said
+ * aloud with the suite's name.
  */
 export function influxTargets(suite: string): InfluxTarget[] {
   const targets: InfluxTarget[] = [];
@@ -41,6 +42,17 @@ export function influxTargets(suite: string): InfluxTarget[] {
       org: inject('influxOrg'),
       bucket: (unique) => inject('influxBucket') || unique,
     });
+  }
+  if (inject('influxFrontUrl')) {
+    targets.push({
+      name: 'InfluxDB 2.x API (front over 1.6.7)',
+      url: inject('influxFrontUrl'),
+      token: inject('influxFrontToken'),
+      org: inject('influxFrontOrg'),
+      bucket: () => inject('influxFrontBucket'),
+    });
+  } else if (process.env.CI === 'true' && serverSource === 'local') {
+    throw new Error(`the InfluxDB 2.x API front did not start for the ${suite}`);
   }
   if (inject('influx2Url')) {
     targets.push({
