@@ -13,6 +13,7 @@ import { buildUptimeReport, type UptimeReport } from '../../src/reports/report.j
 import { startService } from '../../src/service.js';
 import { EmbeddedTelemetry } from '../../src/storage/embedded-telemetry.js';
 import { InfluxClient } from '../../src/storage/influx.js';
+import { influxClient, influxTargets } from '../support/influx.js';
 import { InfluxTelemetry } from '../../src/storage/influx-telemetry.js';
 import { SqliteStore } from '../../src/storage/sqlite-store.js';
 import type { TelemetryStore } from '../../src/storage/telemetry.js';
@@ -72,16 +73,15 @@ const stores: [string, () => StoreUnderTest][] = [
   ],
 ];
 if (serverSource !== 'none') {
-  stores.push([
-    `InfluxDB from ${serverSource}`,
-    () => {
-      const client = new InfluxClient(
-        { url: inject('influxUrl'), token: inject('influxToken'), org: inject('influxOrg'), bucket: inject('influxBucket') || unique.replace(/-/g, '_') },
-        pino({ level: 'silent' }),
-      );
-      return { telemetry: new InfluxTelemetry(client), write: (body) => client.writeLines(body), close: () => undefined };
-    },
-  ]);
+  for (const target of influxTargets('uptime report suite')) {
+    stores.push([
+      target.name,
+      () => {
+        const client = influxClient(target, target.bucket(unique.replace(/-/g, '_')));
+        return { telemetry: new InfluxTelemetry(client), write: (body) => client.writeLines(body), close: () => undefined };
+      },
+    ]);
+  }
 }
 
 describe.each(stores)('the uptime report of 10–11 January 2026 from %s', (_name, open) => {
