@@ -26,7 +26,7 @@ import {
   timestampSchema,
 } from '../../src/contract/payloads.js';
 import { BOREHOLE_ID_PATTERN, READING_KINDS, TOPIC_KINDS, type ReadingKind, type TopicKind } from '../../src/contract/topics.js';
-import type { RejectReason } from '../../src/ingest/decode.js';
+import { CLOCKLESS_INTERVAL_MS, type RejectReason } from '../../src/ingest/decode.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running: the seed, the number of runs, and guards that turn a stray rejection into a failure
@@ -576,7 +576,10 @@ export function judge(message: BuiltMessage, receivedAtMs: number): Expected {
       expected.rejected.push({ reason: 'invalid_reading', ...index });
       return;
     }
-    const tsMs = item.tsMs ?? receivedAtMs;
+    // A reading without ts goes at the receive time, or in a batch one reporting interval back
+    // per place from the end (docs/ingest.md, "A device without a clock").
+    const clocklessAtMs = verdict.batch ? receivedAtMs - (verdict.items.length - 1 - position) * CLOCKLESS_INTERVAL_MS : receivedAtMs;
+    const tsMs = item.tsMs ?? clocklessAtMs;
     if (tsMs > receivedAtMs + MAX_FUTURE_SKEW_MS) expected.rejected.push({ reason: 'future_ts', ...index });
     else if (tsMs < MIN_TS_MS) expected.rejected.push({ reason: 'ts_out_of_range', ...index });
     // A status replayed on subscribe is the last known state, not a new observation (docs/ingest.md).
