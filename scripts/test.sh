@@ -9,6 +9,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
 missing=()
 have mosquitto || missing+=(mosquitto)
+# mosquitto_pub: the embedded broker is tested with a client that is not ours (embedded-broker.test.ts).
+have mosquitto_pub || missing+=(mosquitto-clients)
 have influxd || missing+=(influxdb)
 # The pages are tested in a real browser (tests/integration/pages.test.ts): Debian's Chromium,
 # with a font so that its screenshots show text.
