@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AlertChange } from './alerts/alert.js';
 import type { Config } from './config/env.js';
 import type { Registry } from './config/registry.js';
 import { DeadLetterLog } from './ingest/dead-letters.js';
@@ -109,6 +110,9 @@ export async function startService({
     journal.commit();
     drainRef?.notify();
   };
+  /** One `alert` point per alert change, for Grafana's annotations (CONTRACT.md section 2). */
+  const writeAlertPoints = (changes: readonly AlertChange[]): void =>
+    writeLines(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId))));
   const rules = new RulesEngine({
     registry,
     store,
@@ -117,7 +121,7 @@ export async function startService({
     ...(now === Date.now ? { monotonicNow: () => performance.now() } : {}),
     log: log.child({ component: 'rules' }),
     ...(tickIntervalMs === undefined ? {} : { tickIntervalMs }),
-    writeAlertPoints: (changes) => writeLines(changes.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId)))),
+    writeAlertPoints,
   });
   rules.onChange((change) => metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity }));
   // Silence is judged only while the boreholes can be heard: from the broker connection on.
@@ -296,7 +300,7 @@ export async function startService({
   // points (Grafana) and counted, never notified (issue 13).
   const removed = resolveAlertsOfRemovedBoreholes({ store, registry, now });
   if (removed.length > 0) {
-    writeLines(removed.map((change) => alertChangeLine(change, boreholeTags(registry, change.alert.boreholeId))));
+    writeAlertPoints(removed);
     for (const change of removed) metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity });
     log.warn({ alerts: removed.length, boreholes: [...new Set(removed.map((change) => change.alert.boreholeId))] }, 'resolved the alerts of boreholes removed from the registry');
   }
