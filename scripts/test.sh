@@ -15,6 +15,11 @@ have influxd || missing+=(influxdb)
 # The pages are tested in a real browser (tests/integration/pages.test.ts): Debian's Chromium,
 # with a font so that its screenshots show text.
 have chromium || missing+=(chromium fonts-dejavu-core)
+# promtool (Debian's prometheus package) checks the shipped alerting rules and /metrics
+# (tests/unit/deploy/prometheus*.test.ts); LibreOffice reads the CSV downloads back as ministry
+# staff open them (tests/integration/csv-spreadsheets.test.ts).
+have promtool || missing+=(prometheus)
+have soffice || missing+=(libreoffice-calc)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian"
