@@ -17,7 +17,7 @@ import { MqttSource } from './ingest/mqtt-source.js';
 import { buildApp } from './http/app.js';
 import { alertsPortOf } from './http/routes/alerts.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
-import { InfluxClient } from './storage/influx.js';
+import { InfluxClient, StoreWriteError } from './storage/influx.js';
 import { InfluxTelemetry } from './storage/influx-telemetry.js';
 import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
 import type { TelemetryStore } from './storage/telemetry.js';
@@ -284,7 +284,7 @@ export async function startService({
       const writes = writeHealthCheck(drain.health(), now(), storeFailingReadyAfterMs, timeSeries.name);
       const store = await timeSeries.ping().then(
         () => writes,
-        (error: Error) => ({ ok: false, detail: `${timeSeries.name} unreachable: ${error.message}` }),
+        (error: Error) => ({ ok: false, detail: error instanceof StoreWriteError ? `${timeSeries.name} refused: ${error.reason}` : `${timeSeries.name} unreachable: ${error.message}` }),
       );
       return {
         broker: mqttSource.connected

@@ -115,11 +115,16 @@ function refusalReason(status: number, serverMessage: string): string {
   }
 }
 
-/** The message of an InfluxDB error body: 2.x and 3.x send `{code, message}`, 1.x `{error}`. */
+/**
+ * The message of an InfluxDB error body: 2.x sends `{code, message}`, 1.x `{error}`, 3.x
+ * `{error, data}` where `data` names the refused line (one object, or a list for a partial write).
+ */
 function serverMessage(text: string): string {
   try {
-    const parsed = JSON.parse(text) as { message?: unknown; error?: unknown };
-    const message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.error === 'string' ? parsed.error : text;
+    const parsed = JSON.parse(text) as { message?: unknown; error?: unknown; data?: unknown };
+    let message = typeof parsed.message === 'string' ? parsed.message : typeof parsed.error === 'string' ? parsed.error : text;
+    const first = (Array.isArray(parsed.data) ? parsed.data[0] : parsed.data) as { line_number?: unknown; error_message?: unknown } | undefined;
+    if (first && typeof first.error_message === 'string') message += ` (line ${String(first.line_number)}: ${first.error_message})`;
     return message.slice(0, 300);
   } catch {
     return text.trim().slice(0, 300);
@@ -176,14 +181,34 @@ export class InfluxClient {
     return version;
   }
 
-  /** `GET /ping`; resolves to the server's version. */
+  /**
+   * `GET /ping`; resolves to the server's version. The token goes along: InfluxDB 3 Core
+   * authenticates /ping by default (1.x and 2.x ignore it there). Throws when the server refuses
+   * it, so that a wrong token is not mistaken for a server of unknown version.
+   */
   async ping(timeoutMs = 2000): Promise<string> {
-    const response = await fetch(new URL('/ping', this.settings.url), { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(new URL('/ping', this.settings.url), { headers: this.pingHeaders(), signal: AbortSignal.timeout(timeoutMs) });
+    if (response.status === 401 || response.status === 403) {
+      await response.arrayBuffer().catch(() => undefined);
+      const reason = refusalReason(response.status, '');
+      throw new StoreWriteError(`influxdb /ping answered ${reason}`, true, response.status, undefined, reason);
+    }
     const header = response.headers.get('x-influxdb-version');
-    if (header) return header;
+    if (header) {
+      await response.arrayBuffer().catch(() => undefined);
+      return header;
+    }
     // InfluxDB 3 answers /ping with a JSON body that names the version.
     const body = (await response.json().catch(() => ({}))) as { version?: unknown };
     return typeof body.version === 'string' ? body.version : 'unknown';
+  }
+
+  /** Before the version is known: Basic for a 1.x `user:password`, else the token as Bearer. */
+  private pingHeaders(): Record<string, string> {
+    const { token } = this.settings;
+    if (token === '') return {};
+    if (token.includes(':')) return { authorization: `Basic ${Buffer.from(token).toString('base64')}` };
+    return { authorization: `Bearer ${token}` };
   }
 
   /** Writes line protocol. Throws StoreWriteError; `retryable: false` means the data is refused. */
@@ -192,6 +217,7 @@ export class InfluxClient {
     try {
       version = await this.connect();
     } catch (error) {
+      if (error instanceof StoreWriteError) throw error;
       const reason = `unreachable: ${networkReason(error)}`;
       throw new StoreWriteError(`influxdb ${reason}`, true, undefined, undefined, reason);
     }
@@ -252,6 +278,8 @@ export class InfluxClient {
     if (token === '') return {};
     const v1 = this.version?.major === 1 && token.includes(':');
     if (v1) return { authorization: `Basic ${Buffer.from(token).toString('base64')}` };
+    // 3.x's own scheme is Bearer; it takes Token only on its compatibility endpoints.
+    if ((this.version?.major ?? 0) >= 3) return { authorization: `Bearer ${token}` };
     return { authorization: `Token ${token}` };
   }
 

@@ -9,7 +9,7 @@
  */
 import type * as TestcontainersModule from 'testcontainers';
 import type { TestProject } from 'vitest/node';
-import { startInflux2Front } from './influx2-front.js';
+import { startInflux2Front, startInflux3Front } from './influx2-front.js';
 import { hasBinary, startInfluxd, startMosquitto } from './servers.js';
 
 type ServerSource = 'env' | 'local' | 'containers' | 'none';
@@ -33,6 +33,9 @@ declare module 'vitest' {
     influxFrontToken: string;
     influxFrontOrg: string;
     influxFrontBucket: string;
+    /** The same front answering as InfluxDB 3 Core (database `boreholes`); empty without one. */
+    influxFront3Url: string;
+    influxFront3Token: string;
   }
 }
 
@@ -55,7 +58,7 @@ interface Influx2 {
 }
 
 /** What docker-compose.yml and .env.example give the service for InfluxDB 2.x (org and bucket defaults). */
-const FRONT = { token: 'front-token-for-tests', org: 'boreholes', bucket: 'boreholes' } as const;
+const FRONT = { token: 'front-token-for-tests', token3: 'front3-token-for-tests', org: 'boreholes', bucket: 'boreholes' } as const;
 const INFLUX2 = { token: 'test-token', org: 'boreholes', bucket: 'boreholes', username: 'boreholes', password: 'boreholes' } as const;
 const INSTALL_HINT = 'apt-get install -y mosquitto influxdb';
 const CONTAINER_START_TIMEOUT_MS = 120_000;
@@ -272,11 +275,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   // The production write path (InfluxDB 2.x's API) in CI, over the same real engine.
   let frontUrl = '';
+  let front3Url = '';
   if (main.serverSource === 'local') {
     try {
       const front = await startInflux2Front({ engineUrl: main.influxUrl, token: FRONT.token, org: FRONT.org, buckets: [FRONT.bucket] });
       stops.push(() => front.stop());
       frontUrl = front.url;
+      const front3 = await startInflux3Front({ engineUrl: main.influxUrl, token: FRONT.token3, buckets: [] });
+      stops.push(() => front3.stop());
+      front3Url = front3.url;
     } catch (error) {
       await stopAll(stops).catch(() => undefined);
       throw error;
@@ -286,6 +293,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('influxFrontToken', frontUrl ? FRONT.token : '');
   project.provide('influxFrontOrg', frontUrl ? FRONT.org : '');
   project.provide('influxFrontBucket', frontUrl ? FRONT.bucket : '');
+  project.provide('influxFront3Url', front3Url);
+  project.provide('influxFront3Token', front3Url ? FRONT.token3 : '');
 
   return () => stopAll(stops);
 }

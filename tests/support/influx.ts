@@ -27,7 +27,8 @@ export async function countPoints(client: InfluxClient, measurement: string, fie
 
 /**
  * The InfluxDB servers a suite runs against: the one from the global setup (Debian's influxd, or
- * INFLUX_URL), the InfluxDB 2.x API front over that influxd (the production write path), and
+ * INFLUX_URL), the InfluxDB 2.x API front over that influxd (the production write path), the
+ * same front answering as InfluxDB 3 Core, and
  * InfluxDB 2.7 through testcontainers where a container runtime answers; its absence is said
  * aloud with the suite's name.
  */
@@ -53,6 +54,18 @@ export function influxTargets(suite: string): InfluxTarget[] {
     });
   } else if (process.env.CI === 'true' && serverSource === 'local') {
     throw new Error(`the InfluxDB 2.x API front did not start for the ${suite}`);
+  }
+  if (inject('influxFront3Url')) {
+    targets.push({
+      name: 'InfluxDB 3 Core API (front over 1.6.7)',
+      url: inject('influxFront3Url'),
+      token: inject('influxFront3Token'),
+      org: '',
+      // A database per test, as on 1.x: 3 Core creates it on the first write.
+      bucket: (unique) => unique,
+    });
+  } else if (process.env.CI === 'true' && serverSource === 'local') {
+    throw new Error(`the InfluxDB 3 Core API front did not start for the ${suite}`);
   }
   if (inject('influx2Url')) {
     targets.push({

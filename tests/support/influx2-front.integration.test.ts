@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InfluxClient, StoreWriteError } from '../../src/storage/influx.js';
-import { FRONT_VERSION, startInflux2Front, type Influx2Front } from './influx2-front.js';
+import { FRONT_V3_VERSION, FRONT_VERSION, startInflux2Front, startInflux3Front, type Influx2Front } from './influx2-front.js';
 
 const local = inject('serverSource') === 'local';
 if (!local) console.warn('NOTICE: the InfluxDB 2.x front tests need the local influxd of the global setup; skipped');
@@ -122,5 +122,116 @@ describe.skipIf(!local)('the InfluxDB 2.x API front over InfluxDB 1.6.7', () => 
     expect(missing).toMatchObject({ status: 404, retryable: true });
     front.restoreBucket('frontb');
     await client.writeLines(Buffer.from(`svc v=1 ${BASE_MS + 20_000_000}`));
+  });
+});
+
+describe.skipIf(!local)('the same front as InfluxDB 3 Core (/ping JSON, /api/v3/write_lp, v1 /query)', () => {
+  let front: Influx2Front;
+  const bearer = { authorization: `Bearer ${TOKEN}` };
+
+  beforeAll(async () => {
+    front = await startInflux3Front({ engineUrl: inject('influxUrl'), token: TOKEN, buckets: [] });
+  });
+  afterAll(async () => {
+    await front?.stop();
+  });
+
+  const write = (query: string, body: string | Buffer, headers: Record<string, string> = bearer) =>
+    fetch(`${front.url}/api/v3/write_lp?${query}`, { method: 'POST', headers, body });
+
+  async function engineValues(db: string, measurement: string): Promise<unknown[][]> {
+    const params = new URLSearchParams({ db: front.databaseOf(db), q: `SELECT * FROM "${measurement}"`, epoch: 'ms' });
+    const response = await fetch(`${inject('influxUrl')}/query?${params.toString()}`);
+    const body = (await response.json()) as { results: { series?: { values: unknown[][] }[] }[] };
+    return body.results[0]?.series?.[0]?.values ?? [];
+  }
+
+  it('authenticates /ping and names its version in the JSON body, not in a header', async () => {
+    expect((await fetch(`${front.url}/ping`)).status).toBe(401);
+    const ping = await fetch(`${front.url}/ping`, { headers: bearer });
+    expect(ping.status).toBe(200);
+    expect(ping.headers.get('x-influxdb-version')).toBeNull();
+    expect(await ping.json()).toMatchObject({ version: FRONT_V3_VERSION, revision: expect.any(String) as string, process_id: expect.any(String) as string });
+    expect(await (await fetch(`${front.url}/health`, { headers: bearer })).text()).toBe('OK');
+  });
+
+  it('creates a database by its first write, and reads each precision name (auto by magnitude)', async () => {
+    expect((await write('db=v3a&precision=millisecond', `p_ms v=1 ${BASE_MS}`)).status).toBe(204);
+    expect((await write('db=v3a&precision=ms', `p_short v=1 ${BASE_MS}`)).status).toBe(204);
+    expect((await write('db=v3a&precision=second', `p_s v=1 ${BASE_MS / 1000}`)).status).toBe(204);
+    expect((await write('db=v3a&precision=microsecond', `p_us v=1 ${BASE_MS}000`)).status).toBe(204);
+    expect((await write('db=v3a&precision=nanosecond', `p_ns v=1 ${BASE_MS}000000`)).status).toBe(204);
+    // auto: seconds, milliseconds and nanoseconds told apart by their size.
+    expect((await write('db=v3a', `p_auto v=1 ${BASE_MS / 1000}\np_auto v=2 ${BASE_MS + 1000}\np_auto v=3 ${BASE_MS + 2000}000000`)).status).toBe(204);
+    for (const measurement of ['p_ms', 'p_short', 'p_s', 'p_us', 'p_ns']) expect(await engineValues('v3a', measurement)).toEqual([[BASE_MS, 1]]);
+    expect(await engineValues('v3a', 'p_auto')).toEqual([
+      [BASE_MS, 1],
+      [BASE_MS + 1000, 2],
+      [BASE_MS + 2000, 3],
+    ]);
+    expect((await write('db=v3a&precision=n', `p_bad v=1 ${BASE_MS}`)).status).toBe(400);
+    expect((await write('precision=ms', `p_bad v=1 ${BASE_MS}`)).status).toBe(400);
+  });
+
+  it('refuses a whole batch with accept_partial=false, and writes the good lines otherwise', async () => {
+    const batch = `ap v=1 ${BASE_MS}\nap v= ${BASE_MS + 1000}\nap v=3 ${BASE_MS + 2000}`;
+    const refused = await write('db=v3b&precision=millisecond&accept_partial=false', batch);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: 'parsing failed for write_lp endpoint', data: { line_number: 2, original_line: `ap v= ${BASE_MS + 1000}` } });
+    expect(await engineValues('v3b', 'ap')).toEqual([]);
+    const partial = await write('db=v3b&precision=millisecond', batch);
+    expect(partial.status).toBe(400);
+    expect(await partial.json()).toMatchObject({ error: 'partial write of line protocol occurred', data: [{ line_number: 2 }] });
+    expect(await engineValues('v3b', 'ap')).toEqual([
+      [BASE_MS, 1],
+      [BASE_MS + 2000, 3],
+    ]);
+  });
+
+  it('takes gzip, Token as well as Bearer, and refuses a wrong token with 401', async () => {
+    const body = gzipSync(Buffer.from(`gz3 v=2 ${BASE_MS}\n`));
+    expect((await write('db=v3c&precision=millisecond', body, { ...bearer, 'content-encoding': 'gzip' })).status).toBe(204);
+    expect((await write('db=v3c&precision=millisecond', `tk v=1 ${BASE_MS}`, { authorization: `Token ${TOKEN}` })).status).toBe(204);
+    expect((await write('db=v3c&precision=millisecond', `tk v=1 ${BASE_MS}`, { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect(await engineValues('v3c', 'gz3')).toEqual([[BASE_MS, 2]]);
+  });
+
+  it("carries the service's 3.x path: version from the JSON body, write_lp all or nothing, v1 /query, refusals explained", async () => {
+    const client = new InfluxClient({ url: front.url, token: TOKEN, org: '', bucket: 'svc3' }, pino({ level: 'silent' }));
+    expect(await client.connect()).toMatchObject({ major: 3 });
+    const lines = Array.from({ length: 5_000 }, (_, i) => `svc,borehole=b v=${i} ${BASE_MS + i * 1000}`).join('\n');
+    await client.writeLines(Buffer.from(lines));
+    const [series] = await client.query('SELECT count("v") FROM "svc"');
+    expect(series?.[0]?.values[0]?.[1]).toBe(5_000);
+
+    const bad = await client.writeLines(Buffer.from(`svc v=1 ${BASE_MS}\nsvc v= ${BASE_MS}`)).catch((error: unknown) => error);
+    expect(bad).toMatchObject({ status: 400, retryable: false });
+    expect((bad as StoreWriteError).reason).toContain('line 2');
+
+    front.outage(2);
+    expect(await client.writeLines(Buffer.from(`svc v=1 ${BASE_MS}`)).catch((error: unknown) => error)).toMatchObject({ status: 503, retryable: true });
+    front.outage(0);
+    front.rotateToken('rotated');
+    const unauthorized = await client.writeLines(Buffer.from(`svc v=1 ${BASE_MS}`)).catch((error: unknown) => error);
+    expect(unauthorized).toMatchObject({ status: 401, retryable: true });
+    // A service started with the old token learns it at once, from /ping: not "unknown version".
+    const fresh = new InfluxClient({ url: front.url, token: TOKEN, org: '', bucket: 'svc3' }, pino({ level: 'silent' }));
+    const refused = await fresh.writeLines(Buffer.from(`svc v=1 ${BASE_MS}`)).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 401, retryable: true });
+    expect((refused as StoreWriteError).reason).toContain('INFLUX_TOKEN');
+    front.rotateToken(TOKEN);
+    const [after] = await client.query('SELECT count("v") FROM "svc"');
+    expect(after?.[0]?.values[0]?.[1]).toBe(5_000);
+  });
+
+  it('is told apart from 2.x by a version header too, where a 3.x server sends one', async () => {
+    const headed = await startInflux3Front({ engineUrl: inject('influxUrl'), token: TOKEN, buckets: [], versionHeader: true });
+    try {
+      const client = new InfluxClient({ url: headed.url, token: TOKEN, org: '', bucket: 'svc3h' }, pino({ level: 'silent' }));
+      await client.writeLines(Buffer.from(`h v=1 ${BASE_MS}`));
+      expect(await engineValues('svc3h', 'h')).toEqual([[BASE_MS, 1]]);
+    } finally {
+      await headed.stop();
+    }
   });
 });

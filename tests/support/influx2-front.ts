@@ -18,12 +18,32 @@
  *
  * Switches for the tests: `outage(seconds)` (every write 503), `throttle(seconds)` (429),
  * `rotateToken(token)` (the old one gets 401), `dropBucket(name)` / `restoreBucket(name)` (404).
+ *
+ * With `flavour: 'v3'` it answers as InfluxDB 3 Core's API reference describes it instead:
+ * - `GET /ping`, authenticated as every 3 Core endpoint is by default: 200 with a JSON body
+ *   `{version, revision, process_id}` (the version header only when `versionHeader` is set, so
+ *   that the body is what a client must read); `GET /health`: `OK`;
+ * - `POST /api/v3/write_lp?db=&precision=auto|nanosecond|microsecond|millisecond|second` (the
+ *   short names ns/us/ms/s too; `auto`, the default, guesses from the magnitude) with
+ *   `accept_partial` (default true) and `Authorization: Bearer` (or `Token`); a database is
+ *   created by its first write. A line that does not parse: with `accept_partial=false` nothing is
+ *   written and the answer is 400 `{error: "parsing failed for write_lp endpoint", data: {…}}`;
+ *   otherwise the other lines are written and the answer is 400 `{error: "partial write of line
+ *   protocol occurred", data: [{original_line, line_number, error_message}]}`. Errors are
+ *   `{error}`. Limit: the all-or-nothing check is syntax only (a field-type conflict is the
+ *   1.6.7 engine's own partial write);
+ * - v1 `/query?db=` on the database of that name.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { LineProtocolError, parseLine } from '../../src/storage/line-protocol-parser.js';
 
 export interface Influx2FrontOptions {
+  /** Which server's API to answer with: InfluxDB 2.7 (the default) or InfluxDB 3 Core. */
+  flavour?: 'v2' | 'v3';
+  /** v3: also send `X-Influxdb-Version` on `/ping` (the JSON body always says it). */
+  versionHeader?: boolean;
   /** The InfluxDB 1.x engine behind the front, e.g. `http://127.0.0.1:8086`. */
   engineUrl: string;
   token: string;
@@ -52,6 +72,7 @@ export interface Influx2Front {
 }
 
 export const FRONT_VERSION = 'v2.7.12';
+export const FRONT_V3_VERSION = '3.8.0';
 const ORG_ID = '0a1b2c3d4e5f6a7b';
 const V1_PRECISION: Record<string, string> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
 
@@ -60,6 +81,44 @@ interface ApiError {
   code: string;
   message: string;
   retryAfterS?: number;
+}
+
+/** 3 Core's write_lp precisions, long and short names, as nanoseconds per unit (`auto`: 0). */
+const V3_PRECISION: Record<string, bigint> = {
+  auto: 0n,
+  nanosecond: 1n,
+  ns: 1n,
+  microsecond: 1_000n,
+  us: 1_000n,
+  millisecond: 1_000_000n,
+  ms: 1_000_000n,
+  second: 1_000_000_000n,
+  s: 1_000_000_000n,
+};
+const PROCESS_ID = '7f1c2d9e-0b4a-4c55-9d1e-3a6b8f0e2c11';
+
+/**
+ * A line with its timestamp in nanoseconds, or why it does not parse. `auto` guesses the unit
+ * from the magnitude as 3 Core documents it: below 5e9 seconds, 5e12 milliseconds, 5e15
+ * microseconds, else nanoseconds. The syntax is checked by the service's own line-protocol
+ * reader (its timestamp check is for milliseconds, so the line is checked without it).
+ */
+function lineInNanoseconds(line: string, unitNs: bigint): string | { error: string } {
+  const space = line.lastIndexOf(' ');
+  const tail = space < 0 ? '' : line.slice(space + 1);
+  const stamped = /^-?\d+$/.test(tail);
+  const head = stamped ? line.slice(0, space) : line;
+  try {
+    if (parseLine(head, 0) === null) return { error: 'empty line' };
+  } catch (error) {
+    if (error instanceof LineProtocolError) return { error: error.message };
+    throw error;
+  }
+  if (!stamped) return line;
+  const value = BigInt(tail);
+  const magnitude = value < 0n ? -value : value;
+  const unit = unitNs !== 0n ? unitNs : magnitude < 5_000_000_000n ? 1_000_000_000n : magnitude < 5_000_000_000_000n ? 1_000_000n : magnitude < 5_000_000_000_000_000n ? 1_000n : 1n;
+  return `${head} ${(value * unit).toString()}`;
 }
 
 const bucketIdOf = (name: string): string => Buffer.from(name).toString('hex').padEnd(16, '0').slice(0, 16);
@@ -189,8 +248,8 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
     send(res, 204);
   }
 
-  async function query(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
-    if (tokenOf(req, params) !== token) return fail(res, unauthorized);
+  async function query(req: IncomingMessage, res: ServerResponse, params: URLSearchParams, authorised = false): Promise<void> {
+    if (!authorised && tokenOf(req, params) !== token) return fail(res, unauthorized);
     const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
     if (!Buffer.isBuffer(body)) return fail(res, body);
     const merged = new URLSearchParams(params);
@@ -206,9 +265,68 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
     res.end(await response.text());
   }
 
+  // --- InfluxDB 3 Core's surface (flavour 'v3') ---------------------------------------------
+
+  function fail3(res: ServerResponse, status: number, error: string, data?: unknown, retryAfterS?: number): void {
+    send(res, status, data === undefined ? { error } : { error, data }, retryAfterS === undefined ? {} : { 'retry-after': String(retryAfterS) });
+  }
+
+  /** 3 Core takes `Authorization: Bearer` and, for compatibility, `Token`. */
+  function authorised3(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    return header === `Bearer ${token}` || header === `Token ${token}`;
+  }
+
+  async function ensureDatabase(name: string): Promise<void> {
+    if (buckets.has(name)) return;
+    const response = await engine('/query', new URLSearchParams({ q: `CREATE DATABASE "${databaseOf(name)}"` }), { method: 'POST' });
+    if (!response.ok) throw new Error(`the engine refused CREATE DATABASE: ${response.status}`);
+    buckets.add(name);
+  }
+
+  async function writeV3(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
+    if (!authorised3(req)) return fail3(res, 401, 'the request was not authenticated');
+    const db = params.get('db');
+    if (db === null || db === '') return fail3(res, 400, 'missing query parameter: db');
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(db)) return fail3(res, 400, `invalid database name "${db}"`);
+    const precision = V3_PRECISION[params.get('precision') ?? 'auto'];
+    if (precision === undefined) return fail3(res, 400, `invalid precision "${params.get('precision') ?? ''}": expected auto, nanosecond, microsecond, millisecond or second`);
+    const acceptPartial = params.get('accept_partial') !== 'false';
+    const body = await readBody(req);
+    if (!Buffer.isBuffer(body)) return fail3(res, body.status, body.message);
+    const refused = refusedNow();
+    if (refused) return fail3(res, refused.status, refused.message, undefined, refused.retryAfterS);
+
+    const accepted: string[] = [];
+    const rejected: { original_line: string; line_number: number; error_message: string }[] = [];
+    body
+      .toString('utf8')
+      .split('\n')
+      .forEach((raw, index) => {
+        const line = raw.trim();
+        if (line === '' || line.startsWith('#')) return;
+        const converted = lineInNanoseconds(line, precision);
+        if (typeof converted === 'string') accepted.push(converted);
+        else rejected.push({ original_line: line.slice(0, 100), line_number: index + 1, error_message: converted.error });
+      });
+    if (rejected.length > 0 && !acceptPartial) return fail3(res, 400, 'parsing failed for write_lp endpoint', rejected[0]);
+    await ensureDatabase(db);
+    if (accepted.length > 0) {
+      const response = await engine('/write', new URLSearchParams({ db: databaseOf(db), precision: 'n' }), { method: 'POST', body: accepted.join('\n') });
+      if (response.status !== 204) {
+        const text = await response.text();
+        if (response.status !== 400) return fail3(res, 503, `engine answered ${response.status}: ${text}`);
+        rejected.push({ original_line: '', line_number: 0, error_message: text });
+      }
+    }
+    if (rejected.length > 0) return fail3(res, 400, 'partial write of line protocol occurred', rejected.slice(0, 100));
+    send(res, 204);
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://front');
     const params = url.searchParams;
+    if (options.flavour === 'v3') return routeV3(req, res, url.pathname, params);
     if (url.pathname === '/ping' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 204);
     if (url.pathname === '/health' && req.method === 'GET') {
       return send(res, 200, { name: 'influxdb', message: 'ready for queries and writes', status: 'pass', checks: [], version: FRONT_VERSION, commit: 'front' });
@@ -229,6 +347,29 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
       return send(res, 200, { links: { self: '/api/v2/orgs' }, orgs: list });
     }
     return fail(res, { status: 404, code: 'not found', message: 'path not found' });
+  }
+
+  async function routeV3(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams): Promise<void> {
+    if (path === '/ping' && req.method === 'GET') {
+      if (!authorised3(req)) return fail3(res, 401, 'the request was not authenticated');
+      const headers: Record<string, string> = { 'x-influxdb-build': 'Core' };
+      if (options.versionHeader) headers['x-influxdb-version'] = FRONT_V3_VERSION;
+      res.writeHead(200, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify({ version: FRONT_V3_VERSION, revision: 'front', process_id: PROCESS_ID }));
+      return;
+    }
+    if (path === '/health' && req.method === 'GET') {
+      if (!authorised3(req)) return fail3(res, 401, 'the request was not authenticated');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('OK');
+      return;
+    }
+    if (path === '/api/v3/write_lp' && req.method === 'POST') return count(res, writeV3(req, res, params));
+    if (path === '/query' && (req.method === 'GET' || req.method === 'POST')) {
+      if (!authorised3(req) && params.get('p') !== token) return fail3(res, 401, 'the request was not authenticated');
+      return query(req, res, params, true);
+    }
+    return fail3(res, 404, 'not found');
   }
 
   async function count(res: ServerResponse, work: Promise<void>): Promise<void> {
@@ -278,4 +419,9 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
         server.close(() => resolve());
       }),
   };
+}
+
+/** The same front answering as InfluxDB 3 Core (see the top of this file). */
+export function startInflux3Front(options: Omit<Influx2FrontOptions, 'flavour' | 'org'> & { org?: string }): Promise<Influx2Front> {
+  return startInflux2Front({ org: '', ...options, flavour: 'v3' });
 }
