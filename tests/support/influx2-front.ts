@@ -140,9 +140,15 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
     if (!response.ok) throw new Error(`the engine behind the InfluxDB 2.x front refused CREATE DATABASE: ${response.status}`);
   }
 
+  // 2.x names itself on every answer; 3 Core's build, and its version only where asked for.
+  const versionHeaders: Record<string, string> =
+    options.flavour === 'v3'
+      ? { 'x-influxdb-build': 'Core', ...(options.versionHeader ? { 'x-influxdb-version': FRONT_V3_VERSION } : {}) }
+      : { 'x-influxdb-version': FRONT_VERSION, 'x-influxdb-build': 'OSS' };
+
   function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { 'x-influxdb-version': FRONT_VERSION, 'x-influxdb-build': 'OSS', ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...headers });
+    res.writeHead(status, { ...versionHeaders, ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...headers });
     res.end(text);
   }
 
@@ -261,7 +267,7 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
     merged.delete('u');
     merged.delete('p');
     const response = await engine('/query', merged, { method: 'POST' });
-    res.writeHead(response.status, { 'content-type': 'application/json', 'x-influxdb-version': FRONT_VERSION });
+    res.writeHead(response.status, { 'content-type': 'application/json', ...versionHeaders });
     res.end(await response.text());
   }
 
@@ -352,9 +358,7 @@ export async function startInflux2Front(options: Influx2FrontOptions): Promise<I
   async function routeV3(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams): Promise<void> {
     if (path === '/ping' && req.method === 'GET') {
       if (!authorised3(req)) return fail3(res, 401, 'the request was not authenticated');
-      const headers: Record<string, string> = { 'x-influxdb-build': 'Core' };
-      if (options.versionHeader) headers['x-influxdb-version'] = FRONT_V3_VERSION;
-      res.writeHead(200, { 'content-type': 'application/json', ...headers });
+      res.writeHead(200, { 'content-type': 'application/json', ...versionHeaders });
       res.end(JSON.stringify({ version: FRONT_V3_VERSION, revision: 'front', process_id: PROCESS_ID }));
       return;
     }
