@@ -66,6 +66,23 @@ export function createMetrics(sources: MetricSources) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    registryInfo: new Gauge({
+      name: 'registry_info',
+      help: 'The borehole registry in use: 1 for its version (first 12 hex digits of the SHA-256 of its file)',
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    registryBoreholes: new Gauge({
+      name: 'registry_boreholes',
+      help: 'Boreholes in the registry in use',
+      registers: [registry],
+    }),
+    registryReloads: new Counter({
+      name: 'registry_reloads_total',
+      help: 'Registry reloads asked (SIGHUP, file change, POST /api/admin/reload), by result: applied, unchanged, refused',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     storeConsecutiveFailures: new Gauge({
       name: 'store_write_consecutive_failures',
       help: 'Failed write attempts to the time-series store since the last one that worked (0 while writes work)',
