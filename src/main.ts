@@ -1,10 +1,10 @@
 /**
  * Composition root: the one place that reads the environment. Starts the service, logs one line
- * when it is ready, and stops cleanly on SIGTERM or SIGINT.
+ * when it is ready, reloads the registry on SIGHUP, and stops cleanly on SIGTERM or SIGINT.
  */
 import { loadConfig } from './config/env.js';
 import { ConfigError } from './config/errors.js';
-import { loadRegistry } from './config/registry.js';
+import { LiveRegistry, readRegistryFile } from './config/live-registry.js';
 import { configSecrets, createLogger } from './observability/logger.js';
 import { startService } from './service.js';
 
@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   let registry;
   try {
     config = loadConfig(process.env);
-    registry = await loadRegistry(config.boreholesFile);
+    const file = await readRegistryFile(config.boreholesFile);
+    registry = new LiveRegistry(file.registry, file.version);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
   let service;
   try {
-    service = await startService({ config, registry, log });
+    service = await startService({ config, registry, registryFile: config.boreholesFile, watchRegistry: true, log });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -32,7 +33,10 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  log.info({ url: service.url, boreholes: registry.boreholes.size, dataDir: config.dataDir }, 'service ready');
+  log.info({ url: service.url, boreholes: registry.boreholes.size, registry: registry.version, dataDir: config.dataDir }, 'service ready');
+  const running = service;
+  // SIGHUP: read the registry again (the result is logged; an invalid file leaves the running one).
+  process.on('SIGHUP', () => void running.reloadRegistry('signal'));
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -2,11 +2,14 @@
  * Wires the parts of the running service from a validated configuration. `main.ts` reads the
  * environment and calls this; integration tests call it directly with their own servers.
  */
-import { join } from 'node:path';
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertChange } from './alerts/alert.js';
 import type { Config } from './config/env.js';
+import { ConfigError } from './config/errors.js';
+import { LiveRegistry, readRegistryFile, type RegistryReload } from './config/live-registry.js';
 import type { Registry } from './config/registry.js';
 import { DeadLetterLog } from './ingest/dead-letters.js';
 import { Drain, writeHealthCheck, type LineWriter } from './ingest/drain.js';
@@ -34,7 +37,14 @@ import { InboundSmsHandler } from './notify/replies.js';
 
 export interface ServiceDeps {
   config: Config;
+  /** A LiveRegistry (main.ts) keeps its version; a plain one is wrapped in one. */
   registry: Registry;
+  /**
+   * The file the registry came from: read again on `reloadRegistry()` (SIGHUP in main.ts,
+   * `POST /api/admin/reload`) and, with `watchRegistry`, whenever it changes (docs/operations.md).
+   */
+  registryFile?: string;
+  watchRegistry?: boolean;
   log: Logger;
   now?: () => number;
   /** Rules tick interval; the contract asks for at least every 10 s. */
@@ -56,8 +66,14 @@ export interface RunningService {
   journal: Journal;
   rules: RulesEngine;
   dispatcher: SmsDispatcher;
+  registry: LiveRegistry;
+  /** Reads the registry file again; an invalid one is refused and the running one kept. Never rejects. */
+  reloadRegistry(trigger: 'signal' | 'file' | 'api'): Promise<RegistryReload>;
   stop(): Promise<void>;
 }
+
+/** Editors write a file in several steps (truncate, write, rename): one reload after the last. */
+const REGISTRY_WATCH_SETTLE_MS = 500;
 
 /** How long a clean shutdown keeps sending the journal to the store before leaving it for next time. */
 const SHUTDOWN_FLUSH_MS = 5000;
@@ -65,13 +81,16 @@ const STORE_FAILING_READY_AFTER_MS = 60_000;
 
 export async function startService({
   config,
-  registry,
+  registry: givenRegistry,
+  registryFile,
+  watchRegistry = false,
   log,
   now = Date.now,
   tickIntervalMs,
   reportStartDelayMs,
   storeFailingReadyAfterMs = STORE_FAILING_READY_AFTER_MS,
 }: ServiceDeps): Promise<RunningService> {
+  const registry = givenRegistry instanceof LiveRegistry ? givenRegistry : new LiveRegistry(givenRegistry, 'in-memory');
   // MQTT_URL and INFLUX_URL unset: the embedded broker and time-series store (CONTRACT.md section 8).
   const journal = new Journal({
     dir: join(config.dataDir, 'journal'),
@@ -235,6 +254,8 @@ export async function startService({
           onConnectionChange: hearing,
         });
 
+  /** The `registry` measurement (Grafana's names and places), at start-up and after each reload. */
+  const writeRegistryPoints = (): void => writeLines([...registry.boreholes.values()].map((borehole) => registryLine(borehole, now())));
   const reportSources: ReportSources = {
     criticalAlertsBetween: (fromMs, toMs) => store.criticalAlertsBetween(fromMs, toMs),
     telemetry: timeSeries.telemetry,
@@ -249,7 +270,7 @@ export async function startService({
     build: (period) => buildUptimeReport(reportSources, period, [...registry.boreholes.values()]),
     writeUptime: (report, kind, period) =>
       writeLines(report.boreholes.map((row) => uptimeLine({ ...row, ...boreholeTags(registry, row.borehole) }, kind, period.fromMs))),
-    writeRegistry: () => writeLines([...registry.boreholes.values()].map((borehole) => registryLine(borehole, now()))),
+    writeRegistry: () => writeRegistryPoints(),
     ...(reportStartDelayMs === undefined ? {} : { startDelayMs: reportStartDelayMs }),
   });
 
@@ -258,6 +279,8 @@ export async function startService({
     apiTokens: config.apiTokens,
     metricsRegistry: metrics.registry,
     deadLetters,
+    // Called once the server listens, by when reloadRegistry (below) exists.
+    reloadRegistry: () => reloadRegistry('api'),
     alerts: alertsPortOf(store, rules, registry),
     network: {
       registry,
@@ -298,11 +321,88 @@ export async function startService({
 
   // Before the rules start: alerts of boreholes gone from the registry resolved, journaled as alert
   // points (Grafana) and counted, never notified (issue 13).
-  const removed = resolveAlertsOfRemovedBoreholes({ store, registry, now });
-  if (removed.length > 0) {
-    writeAlertPoints(removed);
-    for (const change of removed) metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity });
-    log.warn({ alerts: removed.length, boreholes: [...new Set(removed.map((change) => change.alert.boreholeId))] }, 'resolved the alerts of boreholes removed from the registry');
+  const retireRemovedBoreholes = (): number => {
+    const removed = resolveAlertsOfRemovedBoreholes({ store, registry, now });
+    if (removed.length > 0) {
+      writeAlertPoints(removed);
+      for (const change of removed) metrics.alertChanges.inc({ kind: change.kind, severity: change.alert.severity });
+      log.warn({ alerts: removed.length, boreholes: [...new Set(removed.map((change) => change.alert.boreholeId))] }, 'resolved the alerts of boreholes removed from the registry');
+    }
+    return removed.length;
+  };
+  retireRemovedBoreholes();
+  const showRegistry = (): void => {
+    metrics.registryInfo.reset();
+    metrics.registryInfo.set({ version: registry.version }, 1);
+    metrics.registryBoreholes.set(registry.boreholes.size);
+  };
+  showRegistry();
+
+  const registryLog = log.child({ component: 'registry' });
+  let reloading: Promise<RegistryReload> = Promise.resolve({ result: 'unchanged', version: registry.version, boreholes: registry.boreholes.size });
+  const reloadOnce = async (trigger: 'signal' | 'file' | 'api'): Promise<RegistryReload> => {
+    const size = registry.boreholes.size;
+    if (registryFile === undefined) {
+      return { result: 'refused', version: registry.version, boreholes: size, problems: ['the service was started without a registry file to read again'] };
+    }
+    let next;
+    try {
+      next = await readRegistryFile(registryFile);
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      metrics.registryReloads.inc({ result: 'refused' });
+      registryLog.error({ trigger, file: registryFile, version: registry.version, problems }, 'registry reload refused: the running registry stays in use');
+      return { result: 'refused', version: registry.version, boreholes: size, problems };
+    }
+    if (next.version === registry.version) {
+      metrics.registryReloads.inc({ result: 'unchanged' });
+      registryLog.info({ trigger, version: registry.version }, 'registry file unchanged');
+      return { result: 'unchanged', version: registry.version, boreholes: size };
+    }
+    const previous = registry.version;
+    const diff = registry.replace(next.registry, next.version);
+    // From here on every reading, tick, SMS and page uses the new registry.
+    ingest.registryChanged();
+    const alertsResolved = retireRemovedBoreholes();
+    writeRegistryPoints();
+    showRegistry();
+    metrics.registryReloads.inc({ result: 'applied' });
+    registryLog.info(
+      { trigger, previous, version: registry.version, boreholes: registry.boreholes.size, added: diff.added, removed: diff.removed, changed: diff.changed, alertsResolved },
+      'registry reloaded',
+    );
+    return { result: 'applied', version: registry.version, boreholes: registry.boreholes.size, alertsResolved, ...diff };
+  };
+  // One reload at a time, in the order asked: a SIGHUP during a file-change reload waits for it.
+  const reloadRegistry = (trigger: 'signal' | 'file' | 'api'): Promise<RegistryReload> => {
+    const attempt = (): Promise<RegistryReload> =>
+      reloadOnce(trigger).catch((error: unknown) => {
+        // A store or journal failure while retiring boreholes: said, and the service keeps running.
+        registryLog.error({ err: error, trigger, version: registry.version }, 'registry reload failed');
+        return { result: 'refused' as const, version: registry.version, boreholes: registry.boreholes.size, problems: [`reload failed: ${(error as Error).message}`] };
+      });
+    reloading = reloading.then(attempt, attempt);
+    return reloading;
+  };
+
+  let watcher: FSWatcher | null = null;
+  let settle: NodeJS.Timeout | null = null;
+  if (registryFile !== undefined && watchRegistry) {
+    const file = basename(registryFile);
+    try {
+      // The directory, not the file: an editor that saves by rename replaces the file watched.
+      watcher = watch(dirname(registryFile), (_event, name) => {
+        if (name !== file) return;
+        if (settle) clearTimeout(settle);
+        settle = setTimeout(() => {
+          settle = null;
+          void reloadRegistry('file');
+        }, REGISTRY_WATCH_SETTLE_MS);
+      });
+      watcher.on('error', (error) => registryLog.warn({ err: error }, 'registry file watch failed: reload with SIGHUP'));
+    } catch (error) {
+      registryLog.warn({ err: error, file: registryFile }, 'cannot watch the registry file: reload with SIGHUP or POST /api/admin/reload');
+    }
   }
   rules.start();
   dispatcher.start();
@@ -313,6 +413,9 @@ export async function startService({
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      watcher?.close();
+      if (settle) clearTimeout(settle);
+      await reloading.catch(() => undefined);
       await mqttSource.stop();
       // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
       rules.stop();
@@ -344,6 +447,8 @@ export async function startService({
     journal,
     rules,
     dispatcher,
+    registry,
+    reloadRegistry,
     stop,
   };
 }

@@ -28,6 +28,7 @@ import { loadPageAssets } from './pages/assets.js';
 import { messagePage } from './pages/login-page.js';
 import { renderPage } from './pages/layout.js';
 import { pageRoutes } from './pages/routes.js';
+import { adminRoutes, type RegistryReloader } from './routes/admin.js';
 import { alertRoutes, type AlertsPort } from './routes/alerts.js';
 import { boreholeRoutes } from './routes/boreholes.js';
 import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   network?: NetworkPort;
   /** Uptime reports (API and page); needs `alerts` and `network`. */
   reports?: ReportsPort;
+  /** `POST /api/admin/reload`; absent: no such route. */
+  reloadRegistry?: RegistryReloader;
   now?: () => number;
   /** Time zone of the times shown on pages (REPORT_TZ); default Africa/Bamako. */
   timeZone?: string;
@@ -158,9 +161,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const failedAuth = new FailedAuthLimiter(deps.failedAuthLimits ?? DEFAULT_FAILED_AUTH_LIMITS, now);
   const auth = new TokenAuth(deps.apiTokens, failedAuth);
   // Without a registry, a region-limited token sees nothing (it cannot be told what is in its regions).
-  const scope = new Scope(deps.network?.registry.boreholes ?? new Map());
+  // The registry itself, not its map of the moment: a reload changes what a token may see.
+  const scope = new Scope(deps.network?.registry ?? { boreholes: new Map() });
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
   await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
+  if (deps.reloadRegistry) await app.register(adminRoutes, { auth, reloadRegistry: deps.reloadRegistry });
   if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });
   if (deps.smsInbound) await app.register(smsInboundRoutes, { ...deps.smsInbound, failedAuth });
   if (deps.alerts && deps.network) {

@@ -40,7 +40,11 @@ export interface BoreholeSummary {
 
 /** Which boreholes (and so which alerts) a token may see. */
 export class Scope {
-  constructor(private readonly boreholes: ReadonlyMap<string, Borehole>) {}
+  constructor(private readonly registry: Pick<Registry, 'boreholes'>) {}
+
+  private get boreholes(): ReadonlyMap<string, Borehole> {
+    return this.registry.boreholes;
+  }
 
   /** Whether an alert of this borehole is visible (alerts may outlive a borehole removed from the registry). */
   seesAlertOf(identity: Identity | undefined, boreholeId: string): boolean {

@@ -54,6 +54,11 @@ export class Ingest {
   }
 
   /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */
+  /** The registry was reloaded: series keys are made again from the boreholes' new tags. */
+  registryChanged(): void {
+    this.encoder.forgetSeries();
+  }
+
   handle(message: IncomingMessage): void {
     const { metrics, now } = this.options;
     const receivedAtMs = now();

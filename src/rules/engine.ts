@@ -265,6 +265,8 @@ export class RulesEngine {
     try {
       this.options.store.transaction(() => {
         for (const [boreholeId, readings] of groups) {
+          // Accepted just before a registry reload removed the borehole: stored, no longer judged.
+          if (!this.options.registry.boreholes.has(boreholeId)) continue;
           const state = this.states.get(boreholeId) ?? initialRuleState();
           const result = evaluateReadings(state, readings, now, this.contextOf(boreholeId));
           late += result.late;

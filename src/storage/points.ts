@@ -70,6 +70,11 @@ export class ReadingEncoder {
     }
     return key + fieldsAndTime(fieldsOf(reading), reading.tsMs);
   }
+
+  /** After a registry reload: a borehole's region or commune (its tags) may have changed. */
+  forgetSeries(): void {
+    this.keys.clear();
+  }
 }
 
 /**

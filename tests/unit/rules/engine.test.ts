@@ -528,12 +528,25 @@ describe('RulesEngine: restart', () => {
 });
 
 describe('RulesEngine: failures', () => {
-  it('logs a rules failure (a borehole missing from the registry) and does not throw out of accept()', () => {
-    const h = harness();
-    expect(() => h.engine.accept([pump(T0_MS, false, 'dry_run', 'ghost')])).not.toThrow();
-    expect(h.logs).toContainEqual(expect.objectContaining({ level: 50, msg: 'rules evaluation failed', err: expect.objectContaining({ message: 'borehole ghost is not in the registry' }) as unknown }));
+  it('logs a rules failure (the store cannot save) and does not throw out of accept()', () => {
+    class BrokenStore extends SqliteStore {
+      override saveRuleState(): void {
+        throw new Error('SQLITE_IOERR: disk I/O error');
+      }
+    }
+    const h = harness({ store: new BrokenStore(':memory:') });
+    expect(() => h.engine.accept([pump(T0_MS, false, 'dry_run')])).not.toThrow();
+    expect(h.logs).toContainEqual(expect.objectContaining({ level: 50, msg: 'rules evaluation failed', err: expect.objectContaining({ message: 'SQLITE_IOERR: disk I/O error' }) as unknown }));
     expect(h.heard).toEqual([]);
     expect(h.store.listAlerts({ limit: 10, offset: 0 }).total).toBe(0);
+  });
+
+  it('skips the readings of a borehole gone from the registry (a reload removed it) and judges the others', () => {
+    // Accepted by ingest just before the reload: stored, but judged by nobody, and no failure.
+    const h = harness();
+    expect(() => h.engine.accept([pump(T0_MS, false, 'dry_run', 'ghost'), pump(T0_MS, false, 'dry_run')])).not.toThrow();
+    expect(h.logs.filter((line) => line.level >= 50)).toEqual([]);
+    expect(only(unresolved(h))).toMatchObject({ boreholeId: 'khabou', rule: 'pump_fault' });
   });
 
   it('keeps judging after a failure: a fault that persists opens its alert', () => {
