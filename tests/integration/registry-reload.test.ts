@@ -137,7 +137,7 @@ describe('npm start: SIGHUP reads the registry again', () => {
     const file = join(dir, 'boreholes.yaml');
     writeFileSync(file, registryText([{ id: 'hup-a' }]));
     const port = await freePort();
-    const env = { ...process.env, BOREHOLES_FILE: file, DATA_DIR: join(dir, 'data'), HTTP_PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = { ...process.env, BOREHOLES_FILE: file, DATA_DIR: join(dir, 'data'), HTTP_PORT: String(port), MQTT_EMBEDDED_PORT: String(await freePort()), LOG_LEVEL: 'info' };
     for (const name of ['MQTT_URL', 'INFLUX_URL', 'SMS_PROVIDER', 'API_TOKENS']) delete env[name];
     let output = '';
     child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
