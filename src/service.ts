@@ -20,6 +20,7 @@ import { MqttSource } from './ingest/mqtt-source.js';
 import { buildApp } from './http/app.js';
 import { alertsPortOf } from './http/routes/alerts.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { normaliseSender } from './domain/phone.js';
 import { InfluxClient, StoreWriteError } from './storage/influx.js';
 import { InfluxTelemetry } from './storage/influx-telemetry.js';
 import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
@@ -301,6 +302,29 @@ export async function startService({
       twilioAuthToken: config.sms.gateways.twilio?.authToken,
       publicUrl: config.sms.publicUrl,
       handle: (sms) => inboundSms.handle(sms),
+      receipt: (receipt, provider) => {
+        if (receipt.delivery === null) return 'not_final';
+        const message = store.recordDelivery(receipt.match, receipt.delivery, receipt.detail, now());
+        if (!message) {
+          smsLog.warn({ provider, match: receipt.match, detail: receipt.detail }, 'delivery receipt for no message the service sent');
+          return 'unmatched';
+        }
+        const line = { messageId: message.id, to: message.recipient, kind: message.kind, provider, detail: receipt.detail };
+        if (receipt.delivery === 'delivered') smsLog.info(line, 'sms delivered');
+        else smsLog.error(line, 'sms not delivered (receipt): retry it from /sms or POST /api/sms/{id}/retry');
+        return 'recorded';
+      },
+    },
+    sms: {
+      query: (query) => store.querySms(query),
+      retry: (id, actor) => {
+        if (!store.smsById(id)) return 'not_found';
+        if (!store.retrySms(id, now())) return 'not_failed';
+        smsLog.info({ messageId: id, actor }, 'sms queued again by an operator');
+        void dispatcher.wake();
+        return 'retried';
+      },
+      normaliseNumber: (raw) => normaliseSender(raw, config.sms.defaultRegion),
     },
     readiness: async () => {
       // Answering /ping is not taking writes (a revoked token, a dropped bucket): both are asked.

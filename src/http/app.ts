@@ -35,6 +35,7 @@ import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.j
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
 import { reportRoutes, type ReportsPort } from './routes/reports.js';
 import { smsInboundRoutes, type SmsInboundDeps } from './routes/sms-inbound.js';
+import { smsRoutes, type SmsPort } from './routes/sms.js';
 
 export interface AppDeps {
   log: Logger;
@@ -50,6 +51,8 @@ export interface AppDeps {
   network?: NetworkPort;
   /** Uptime reports (API and page); needs `alerts` and `network`. */
   reports?: ReportsPort;
+  /** `GET /api/sms`, `POST /api/sms/{id}/retry` and the SMS page; absent: none of them. */
+  sms?: SmsPort;
   /** `POST /api/admin/reload`; absent: no such route. */
   reloadRegistry?: RegistryReloader;
   now?: () => number;
@@ -166,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
   await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
   if (deps.reloadRegistry) await app.register(adminRoutes, { auth, reloadRegistry: deps.reloadRegistry });
+  if (deps.sms) await app.register(smsRoutes, { auth, sms: deps.sms });
   if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });
   if (deps.smsInbound) await app.register(smsInboundRoutes, { ...deps.smsInbound, failedAuth });
   if (deps.alerts && deps.network) {
@@ -174,7 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   if (deps.alerts && deps.network && pageAssets) {
     await app.register(pageAssets.plugin);
-    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone, reports: deps.reports });
+    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone, reports: deps.reports, sms: deps.sms });
   }
   return app;
 }

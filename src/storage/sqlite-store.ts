@@ -187,6 +187,12 @@ const MIGRATIONS: readonly string[] = [
      at INTEGER NOT NULL
    );
    CREATE INDEX sms_inbound_seen_by_age ON sms_inbound_seen (at);`,
+  // Delivery receipts (issue 16): what the provider later said of a message it had taken.
+  `ALTER TABLE sms_outbox ADD COLUMN delivery TEXT CHECK (delivery IN ('delivered', 'undelivered'));
+   ALTER TABLE sms_outbox ADD COLUMN delivered_at INTEGER;
+   ALTER TABLE sms_outbox ADD COLUMN delivery_detail TEXT;
+   CREATE INDEX sms_outbox_by_provider_id ON sms_outbox (provider_message_id);
+   CREATE INDEX sms_outbox_by_created ON sms_outbox (created_at);`,
 ];
 
 function toAlert(row: AlertRow): Alert {
@@ -226,6 +232,57 @@ export interface OutboxMessage {
   sentAtMs: number | null;
   gateway: string | null;
   summaryId: string | null;
+  /** The provider's id of the message, from its answer to the send. */
+  providerMessageId: string | null;
+  /** What the provider's delivery receipt said, if one came. */
+  delivery: SmsDelivery | null;
+  deliveredAtMs: number | null;
+  deliveryDetail: string | null;
+}
+
+export type SmsDelivery = 'delivered' | 'undelivered';
+
+/**
+ * A message as people follow it: `delivered` (a receipt said so), `sent` (the gateway took it, no
+ * receipt yet or none from this provider), `failed` (given up, or a receipt said undelivered),
+ * `pending`, `cancelled`, `folded` (into a summary).
+ */
+export type SmsState = 'pending' | 'sent' | 'delivered' | 'failed' | 'cancelled' | 'folded';
+export const SMS_STATES = ['pending', 'sent', 'delivered', 'failed', 'cancelled', 'folded'] as const satisfies readonly SmsState[];
+
+export function smsStateOf(message: Pick<OutboxMessage, 'status' | 'delivery'>): SmsState {
+  if (message.status === 'sent' && message.delivery === 'delivered') return 'delivered';
+  if (message.status === 'sent' && message.delivery === 'undelivered') return 'failed';
+  return message.status;
+}
+
+/** The SQL condition of each state, over `sms_outbox`. */
+const STATE_SQL: Record<SmsState, string> = {
+  pending: "status = 'pending'",
+  sent: "status = 'sent' AND delivery IS NULL",
+  delivered: "status = 'sent' AND delivery = 'delivered'",
+  failed: "(status = 'failed' OR (status = 'sent' AND delivery = 'undelivered'))",
+  cancelled: "status = 'cancelled'",
+  folded: "status = 'folded'",
+};
+
+export interface SmsQuery {
+  states?: readonly SmsState[];
+  recipient?: string;
+  alertId?: string;
+  sinceMs?: number;
+  /** Failed first, then pending, then the rest; each newest first (the operator's page). */
+  failuresFirst?: boolean;
+  limit: number;
+  offset: number;
+}
+
+/** Which message a delivery receipt is about: the provider's id, or ours given back (Orange's callbackData). */
+export interface ReceiptMatch {
+  providerMessageId?: string | undefined;
+  messageId?: string | undefined;
+  /** Orange may name only the recipient: then its oldest sent message still waiting for a receipt. */
+  recipient?: string | undefined;
 }
 
 interface OutboxRow {
@@ -244,6 +301,10 @@ interface OutboxRow {
   sent_at: number | null;
   gateway: string | null;
   summary_id: string | null;
+  provider_message_id: string | null;
+  delivery: string | null;
+  delivered_at: number | null;
+  delivery_detail: string | null;
 }
 
 function toOutboxMessage(row: OutboxRow): OutboxMessage {
@@ -263,6 +324,10 @@ function toOutboxMessage(row: OutboxRow): OutboxMessage {
     sentAtMs: row.sent_at,
     gateway: row.gateway,
     summaryId: row.summary_id,
+    providerMessageId: row.provider_message_id,
+    delivery: row.delivery as SmsDelivery | null,
+    deliveredAtMs: row.delivered_at,
+    deliveryDetail: row.delivery_detail,
   };
 }
 
@@ -496,12 +561,71 @@ export class SqliteStore implements OperationalStore {
     const row = this.statement<[], { pending: number; oldest: number | null }>(
       "SELECT count(*) AS pending, min(created_at) AS oldest FROM sms_outbox WHERE status = 'pending'",
     ).get();
-    const failed = this.statement<[], { n: number }>("SELECT count(*) AS n FROM sms_outbox WHERE status = 'failed'").get()?.n ?? 0;
+    const failed = this.statement<[], { n: number }>(`SELECT count(*) AS n FROM sms_outbox WHERE ${STATE_SQL.failed}`).get()?.n ?? 0;
     return { pending: row?.pending ?? 0, oldestPendingAgeMs: row?.oldest ? nowMs - row.oldest : 0, failed };
   }
 
   listSms(limit: number): OutboxMessage[] {
     return this.statement<[number], OutboxRow>('SELECT * FROM sms_outbox ORDER BY created_at DESC LIMIT ?').all(limit).map(toOutboxMessage);
+  }
+
+  /** Messages for `GET /api/sms` and the SMS page, with the total matching. */
+  querySms(query: SmsQuery): { messages: OutboxMessage[]; total: number } {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.states && query.states.length > 0) where.push(`(${query.states.map((state) => STATE_SQL[state]).join(' OR ')})`);
+    if (query.recipient !== undefined) {
+      where.push('recipient = ?');
+      params.push(query.recipient);
+    }
+    if (query.alertId !== undefined) {
+      where.push('alert_id = ?');
+      params.push(query.alertId);
+    }
+    if (query.sinceMs !== undefined) {
+      where.push('created_at >= ?');
+      params.push(query.sinceMs);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const order = query.failuresFirst ? `CASE WHEN ${STATE_SQL.failed} THEN 0 WHEN ${STATE_SQL.pending} THEN 1 ELSE 2 END, created_at DESC` : 'created_at DESC';
+    // Built from fixed fragments only; every value is a bound parameter.
+    const total = this.db.prepare<(string | number)[], { n: number }>(`SELECT count(*) AS n FROM sms_outbox ${clause}`).get(...params)?.n ?? 0;
+    const rows = this.db.prepare<(string | number)[], OutboxRow>(`SELECT * FROM sms_outbox ${clause} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...params, query.limit, query.offset);
+    return { messages: rows.map(toOutboxMessage), total };
+  }
+
+  /**
+   * Records a provider's delivery receipt on the message it names; the message, or null when no
+   * sent message matches. A later receipt replaces an earlier one (a provider may say
+   * undelivered, then delivered after its own retries).
+   */
+  recordDelivery(match: ReceiptMatch, delivery: SmsDelivery, detail: string | null, atMs: number): OutboxMessage | null {
+    return this.transaction(() => {
+      let row: OutboxRow | undefined;
+      if (match.messageId !== undefined) row = this.statement<[string], OutboxRow>("SELECT * FROM sms_outbox WHERE id = ? AND status = 'sent'").get(match.messageId);
+      if (!row && match.providerMessageId !== undefined) {
+        row = this.statement<[string], OutboxRow>("SELECT * FROM sms_outbox WHERE provider_message_id = ? AND status = 'sent' ORDER BY sent_at DESC LIMIT 1").get(match.providerMessageId);
+      }
+      if (!row && match.recipient !== undefined && match.messageId === undefined && match.providerMessageId === undefined) {
+        row = this.statement<[string], OutboxRow>("SELECT * FROM sms_outbox WHERE recipient = ? AND status = 'sent' AND delivery IS NULL ORDER BY sent_at LIMIT 1").get(match.recipient);
+      }
+      if (!row) return null;
+      this.statement('UPDATE sms_outbox SET delivery = ?, delivered_at = ?, delivery_detail = ? WHERE id = ?').run(delivery, atMs, detail, row.id);
+      return toOutboxMessage({ ...row, delivery, delivered_at: atMs, delivery_detail: detail });
+    });
+  }
+
+  /**
+   * Sends a failed message again, with the same id (so a gateway that deduplicates by it, and
+   * the operator reading the log, see one message). False when the message is not failed.
+   */
+  retrySms(id: string, nowMs: number): boolean {
+    return (
+      this.statement(
+        `UPDATE sms_outbox SET status = 'pending', next_attempt_at = ?, not_before = min(not_before, ?), delivery = NULL, delivered_at = NULL, delivery_detail = NULL
+         WHERE id = ? AND ${STATE_SQL.failed}`,
+      ).run(nowMs, nowMs, id).changes === 1
+    );
   }
 
   /** Records that an alert was escalated; false if it already was. */

@@ -28,6 +28,8 @@ export interface AlertsView {
   nowMs: number;
   /** This page's own URL, to come back to after an action. */
   here: string;
+  /** Link each alert to its SMS and their delivery states (tokens without a region limit). */
+  smsLinks?: boolean;
 }
 
 export const stateBadge = (state: AlertState): SafeHtml => html`<span class="state state-${state}">${STATE_LABELS[state]}</span>`;
@@ -75,7 +77,7 @@ export function alertsPage(view: AlertsView): SafeHtml {
       <td data-label="Problème"><strong>${alert.message}</strong>${alert.historical ? html`<br><span class="muted">(trouvée dans des données en retard)</span>` : ''}</td>
       <td data-label="Gravité">${severityBadge(alert)}</td>
       <td data-label="État">${stateBadge(alert.state)}</td>
-      <td data-label="Ouverte le">${alertTimes(alert, view.format, view.nowMs)}</td>
+      <td data-label="Ouverte le">${alertTimes(alert, view.format, view.nowMs)}${view.smsLinks ? html`<br><a class="muted" href="/sms?alert=${alert.id}">SMS de l'alerte</a>` : ''}</td>
       ${view.canChange ? html`<td data-label="Actions" class="actions-cell">${alertActions(alert, view.here)}</td>` : ''}
     </tr>`;
   });

@@ -17,7 +17,7 @@ export interface AssetUrls {
 
 export interface PageFrame {
   title: string;
-  section: 'network' | 'alerts' | 'borehole' | 'reports' | 'login' | 'error';
+  section: 'network' | 'alerts' | 'borehole' | 'reports' | 'sms' | 'login' | 'error';
   identity?: Identity | undefined;
   /** Alerts not yet resolved that the identity may see, shown next to the Alerts link. */
   unresolvedCount?: number;
@@ -42,6 +42,7 @@ export function renderPage(frame: PageFrame): SafeHtml {
           frame.unresolvedCount ? html` <span class="pill" title="alertes en cours">${frame.unresolvedCount}</span>` : ''
         }</a>
         <a href="/reports" ${frame.section === 'reports' ? html`aria-current="page"` : ''}>Rapports</a>
+        ${identity.regions === null ? html`<a href="/sms" ${frame.section === 'sms' ? html`aria-current="page"` : ''}>SMS</a>` : ''}
       </nav>
       <form class="logout" method="post" action="/logout">
         <span class="who">${ROLE_LABELS[identity.role]}${identity.regions ? html` · ${[...identity.regions].join(', ')}` : ''}</span>

@@ -25,6 +25,8 @@ import { renderPage, type PageFrame } from './layout.js';
 import { loginPage, messagePage } from './login-page.js';
 import { networkPage } from './network-page.js';
 import { reportPage } from './report-page.js';
+import { SMS_FILTERS, smsPage, type SmsFilter } from './sms-page.js';
+import type { SmsPort } from '../routes/sms.js';
 import { localDate, PeriodError, periodContaining, type Period } from '../../reports/periods.js';
 import { WPDX_COLUMNS } from '../../reports/wpdx.js';
 import { sendCsv, toCsv } from '../csv.js';
@@ -45,9 +47,13 @@ export interface PageOptions {
   timeZone: string;
   /** Absent: no report pages. */
   reports?: ReportsPort | undefined;
+  /** Absent: no SMS page. */
+  sms?: SmsPort | undefined;
 }
 
 type FormBody = Record<string, string | undefined>;
+
+const SMS_PAGE_SIZE = 50;
 
 /** Only a path of this site: never `//evil.example` or `https://…`. */
 export function safeNext(value: unknown): string {
@@ -80,16 +86,20 @@ function withFlash(back: string, flash: Record<string, string>): string {
 const DONE_TEXT: Record<string, (code: string) => string> = {
   ack: (code) => `Alerte n° ${code} acquittée.`,
   resolve: (code) => `Alerte n° ${code} résolue.`,
+  retry: () => 'SMS remis en file : il repart dans quelques secondes.',
 };
+/** Flashes that name no alert. */
+const WITHOUT_CODE = new Set(['retry', 'not-failed']);
 const FAILED_TEXT: Record<string, (code: string) => string> = {
   conflict: (code) => `L'alerte n° ${code} était déjà résolue : rien n'a changé.`,
   gone: () => "Cette alerte n'existe pas ou n'est pas visible avec votre jeton.",
+  'not-failed': () => "Ce SMS n'est pas en échec : rien n'a changé.",
 };
 
 function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
   const code = /^\d{1,9}$/.test(query.code ?? '') ? (query.code ?? '') : '';
   const done = query.done ? DONE_TEXT[query.done] : undefined;
-  if (done && code) return { kind: 'ok', text: done(code) };
+  if (done && (code || WITHOUT_CODE.has(query.done ?? ''))) return { kind: 'ok', text: done(code) };
   const failed = query.failed ? FAILED_TEXT[query.failed] : undefined;
   if (failed) return { kind: 'error', text: failed(code) };
   return null;
@@ -296,6 +306,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
         format,
         nowMs: now(),
         here: `/alerts?${params.toString()}`,
+        smsLinks: options.sms !== undefined && identity.regions === null,
       }),
     });
   });
@@ -327,6 +338,67 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
   // --- reports -------------------------------------------------------------------------------
 
   if (options.reports) registerReportPages(options.reports);
+  if (options.sms) registerSmsPages(options.sms);
+
+  // --- SMS -------------------------------------------------------------------------------------
+
+  function registerSmsPages(sms: SmsPort): void {
+    app.get<{ Querystring: Record<string, string | undefined> }>('/sms', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      if (identity.regions) {
+        return send(reply, 403, {
+          title: 'Accès refusé',
+          section: 'error',
+          identity,
+          body: messagePage('Accès refusé', 'Les SMS concernent tout le réseau : il faut un jeton sans limite de région.', { href: '/alerts', label: 'Retour aux alertes' }),
+        });
+      }
+      const filter: SmsFilter = (SMS_FILTERS as readonly string[]).includes(request.query.state ?? '') ? (request.query.state as SmsFilter) : 'all';
+      const page = Math.max(1, Math.min(10_000, Number.parseInt(request.query.page ?? '1', 10) || 1));
+      const alert = request.query.alert ? alerts.get(request.query.alert) : null;
+      const alertId = alert && scope.seesAlertOf(identity, alert.boreholeId) ? alert.id : undefined;
+      const { messages, total } = sms.query({
+        ...(filter === 'all' ? {} : { states: [filter] }),
+        ...(alertId ? { alertId } : {}),
+        failuresFirst: true,
+        limit: SMS_PAGE_SIZE,
+        offset: (page - 1) * SMS_PAGE_SIZE,
+      });
+      const params = new URLSearchParams({ state: filter });
+      if (alertId) params.set('alert', alertId);
+      if (page > 1) params.set('page', String(page));
+      return send(reply, 200, {
+        title: 'SMS',
+        section: 'sms',
+        identity,
+        unresolvedCount: unresolvedCount(identity),
+        flash: flashOf(request.query),
+        body: smsPage({
+          messages,
+          total,
+          filter,
+          alertId,
+          alertCode: alertId ? alert?.code : undefined,
+          page,
+          pageSize: SMS_PAGE_SIZE,
+          canRetry: hasRole(identity, 'operator'),
+          format,
+          here: `/sms?${params.toString()}`,
+        }),
+      });
+    });
+
+    app.post<{ Params: { id: string }; Body: FormBody | undefined }>('/sms/:id/retry', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'operator');
+      if (!identity) return reply;
+      if (!sameOrigin(request)) return refuseCrossSite(request, reply);
+      const back = safeNext(request.body?.back ?? '/sms');
+      if (identity.regions) return reply.code(303).redirect(withFlash(back, { failed: 'not-failed' }));
+      const outcome = sms.retry(request.params.id, actorOf(request, 'web'));
+      return reply.code(303).redirect(withFlash(back, outcome === 'retried' ? { done: 'retry' } : { failed: 'not-failed' }));
+    });
+  }
 
   function registerReportPages(reports: ReportsPort): void {
     const MONTHS = new Intl.DateTimeFormat('fr-FR', { timeZone, month: 'long', year: 'numeric' });
