@@ -120,6 +120,7 @@ export async function startService({
     lateReadings: () => rules.lateReadingCount,
     outbox: () => store.outboxStats(now()),
     storeWriteHealth: () => drainRef?.health(),
+    dataDir: config.dataDir,
   });
   metrics.deadLetters.set(deadLetters.size);
   let drainRef: Drain | null = null;

@@ -2,11 +2,17 @@
  * Prometheus metrics (`GET /metrics`). One registry per service instance, so tests that run
  * several instances in one process do not mix their counts.
  */
+import { statfs } from 'node:fs/promises';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECT_REASONS } from '../ingest/decode.js';
 import { TOPIC_KINDS } from '../contract/topics.js';
+import { SEVERITIES } from '../rules/types.js';
 
+import type { AlertChangeKind } from '../alerts/alert.js';
 import type { JournalStats } from '../ingest/journal.js';
+
+const ALERT_CHANGE_KINDS = ['opened', 'escalated', 'acknowledged', 'resolved'] as const satisfies readonly AlertChangeKind[];
+const REGISTRY_RELOAD_RESULTS = ['applied', 'unchanged', 'refused'] as const;
 
 export interface MetricSources {
   journalStats(): JournalStats;
@@ -19,6 +25,13 @@ export interface MetricSources {
   journalDamage?(): { tornTails: number; damagedSegments: number };
   /** Whether writes to the time-series store are failing (the drain's health). */
   storeWriteHealth?(): { consecutiveFailures: number; failingSinceMs: number | null } | undefined;
+  /**
+   * DATA_DIR, whose file system holds the journal and state.db: its free space and size are
+   * exported so that an alert can say the disk is filling before the journal write fails
+   * (deploy/prometheus/alerts.yml). Without it the two gauges are not exported at all, rather
+   * than as a 0 that would read as a full disk.
+   */
+  dataDir?: string;
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -216,6 +229,23 @@ export function createMetrics(sources: MetricSources) {
       help: 'Entries in the bounded dead-letter log',
       registers: [registry],
     }),
+    dataDirAvailable: new Gauge({
+      name: 'data_dir_available_bytes',
+      help: 'Bytes free for the service on the file system of DATA_DIR (journal, state.db)',
+      registers: sources.dataDir === undefined ? [] : [registry],
+      async collect() {
+        // NaN when it cannot be read: a 0 would read as a full disk.
+        this.set((await dataDirSpace(sources.dataDir))?.availableBytes ?? Number.NaN);
+      },
+    }),
+    dataDirSize: new Gauge({
+      name: 'data_dir_size_bytes',
+      help: 'Size of the file system of DATA_DIR',
+      registers: sources.dataDir === undefined ? [] : [registry],
+      async collect() {
+        this.set((await dataDirSpace(sources.dataDir))?.sizeBytes ?? Number.NaN);
+      },
+    }),
   };
   // Every label value exists from the start, so a rate() over a reason that never happened is 0, not absent.
   for (const reason of REJECT_REASONS) metrics.rejected.inc({ reason }, 0);
@@ -224,7 +254,21 @@ export function createMetrics(sources: MetricSources) {
     metrics.readings.inc({ kind }, 0);
   }
   for (const result of ['ok', 'retry', 'refused'] as const) metrics.storeWrites.inc({ result }, 0);
+  // The alerting rules watch for an increase of these: a series born at 1 shows none.
+  for (const kind of ALERT_CHANGE_KINDS) for (const severity of SEVERITIES) metrics.alertChanges.inc({ kind, severity }, 0);
+  for (const result of REGISTRY_RELOAD_RESULTS) metrics.registryReloads.inc({ result }, 0);
   return metrics;
+}
+
+/** The file system's figures for an unprivileged writer (`df`'s "Avail"); undefined if it cannot be read. */
+async function dataDirSpace(dir: string | undefined): Promise<{ availableBytes: number; sizeBytes: number } | undefined> {
+  if (dir === undefined) return undefined;
+  try {
+    const stats = await statfs(dir);
+    return { availableBytes: stats.bavail * stats.bsize, sizeBytes: stats.blocks * stats.bsize };
+  } catch {
+    return undefined;
+  }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
