@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { loadRegistry } from '../../../src/config/registry.js';
@@ -91,7 +92,8 @@ function hostPathOf(file: ComposeFile, serviceName: string, containerPath: strin
   return mount ? join(ROOT, mount.source, containerPath.slice(mount.target.length)) : undefined;
 }
 
-const PATCH_TAG = /^\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/;
+// prom/prometheus spells its tags with a v (v3.5.0).
+const PATCH_TAG = /^v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/;
 
 function imageTag(image: string): string {
   const at = image.indexOf('@');
@@ -102,10 +104,10 @@ function imageTag(image: string): string {
 }
 
 describe('docker-compose.yml', () => {
-  it('brings up the broker, the database, Grafana and the service, with the simulator only in the demo profile', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'influxdb', 'mosquitto', 'service', 'simulator']);
+  it('brings up the broker, the database, Grafana and the service, with the simulator only in the demo profile and Prometheus only in the monitoring one', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'influxdb', 'mosquitto', 'prometheus', 'service', 'simulator']);
     const profiled = Object.entries(compose.services).filter(([, svc]) => (svc.profiles ?? []).length > 0);
-    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['simulator', ['demo']]]);
+    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['simulator', ['demo']], ['prometheus', ['monitoring']]]);
   });
 
   it('pins every image it pulls to a patch version, and the broker, database and Grafana to the issue\'s lines', () => {
@@ -117,6 +119,7 @@ describe('docker-compose.yml', () => {
     expect(service(compose, 'mosquitto').image).toMatch(/^eclipse-mosquitto:2\.0\.\d+$/);
     expect(service(compose, 'influxdb').image).toMatch(/^influxdb:2\.7\.\d+$/);
     expect(service(compose, 'grafana').image).toMatch(/^grafana\/grafana-oss:\d+\.\d+\.\d+$/);
+    expect(service(compose, 'prometheus').image).toMatch(/^prom\/prometheus:v[23]\.\d+\.\d+$/);
   });
 
   it('builds the service and the simulator from the project\'s Dockerfile, whose base images are pinned too', () => {
@@ -190,6 +193,7 @@ describe('docker-compose.yml', () => {
     expect(targets('mosquitto')).toContain('mosquitto-data:/mosquitto/data');
     expect(targets('influxdb')).toContain('influxdb-data:/var/lib/influxdb2');
     expect(targets('service')).toContain('service-data:/data');
+    expect(targets('prometheus')).toContain('prometheus-data:/prometheus');
   });
 
   it('gives every service a healthcheck, and every dependency a condition', () => {
@@ -332,6 +336,50 @@ describe('docker-compose.yml', () => {
     // Compose turns $$ into the shell's $: the password stays out of `docker compose config`.
     expect(interpolate(command, {})).toContain('"$SIMULATOR_PASSWORD"');
     expect(command).toContain('make-passwords.sh');
+  });
+});
+
+describe('the monitoring profile (Prometheus)', () => {
+  const prometheus = service(compose, 'prometheus');
+  const flag = (name: string): string | undefined =>
+    [prometheus.command ?? []].flat().find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+  it('reads the configuration and rules of deploy/prometheus, mounted read-only, and keeps its data on its volume', () => {
+    const { file } = resolved(filledEnv());
+    const config = flag('config.file') ?? '';
+    const onHost = hostPathOf(file, 'prometheus', config);
+    expect(onHost && relative(ROOT, onHost)).toBe(join('deploy', 'prometheus', 'prometheus.yml'));
+    // The rules sit beside the configuration in the container as in the repository.
+    const rules = hostPathOf(file, 'prometheus', join(dirname(config), 'alerts.yml'));
+    expect(rules && existsSync(rules), 'alerts.yml is not mounted beside prometheus.yml').toBe(true);
+    const mounts = bindMounts(file).filter((m) => m.service === 'prometheus');
+    expect(mounts.map((m) => [m.source, m.readOnly])).toEqual([['./deploy/prometheus', true]]);
+    expect(flag('storage.tsdb.path')).toBe('/prometheus');
+    expect(prometheus.volumes).toContain('prometheus-data:/prometheus');
+    // Bounded, on a district server's disk.
+    expect(flag('storage.tsdb.retention.time')).toMatch(/^\d+d$/);
+    expect(flag('storage.tsdb.retention.size')).toMatch(/^\d+(MB|GB)$/);
+  });
+
+  it('publishes its page on the server\'s loopback only', () => {
+    const ports = prometheus.ports ?? [];
+    expect(ports.length).toBeGreaterThan(0);
+    for (const port of ports) expect(port, port).toMatch(/^127\.0\.0\.1:\d+:9090$/);
+    expect(prometheus.restart).toBe('unless-stopped');
+  });
+
+  it('scrapes the service by its compose name and its port inside the network, and starts even when the service is down', () => {
+    const scrape = parseYaml(readRootFile('deploy', 'prometheus', 'prometheus.yml')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+    };
+    const port = environmentOf(service(compose, 'service')).HTTP_PORT;
+    const job = scrape.scrape_configs.find((c) => c.job_name === 'boreholes');
+    expect(job?.static_configs.flatMap((c) => c.targets)).toEqual([`service:${port ?? ''}`]);
+    expect(job?.metrics_path ?? '/metrics').toBe('/metrics');
+    expect(scrape.rule_files).toEqual(['alerts.yml']);
+    // `up == 0` is its alert, not a reason to wait.
+    expect(prometheus.depends_on).toBeUndefined();
   });
 });
 
