@@ -5,7 +5,7 @@
 # Build stage: the full Debian image has the compilers that better-sqlite3 falls back to when no
 # prebuilt binary fits, so the runtime image needs none. Same Debian release as the runtime, so
 # the native modules built here load there.
-FROM node:20.20.2-bookworm AS build
+FROM node:24.22.3-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -15,7 +15,7 @@ COPY firmware-sim ./firmware-sim
 RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20.20.2-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data HTTP_HOST=0.0.0.0 HTTP_PORT=8080
 WORKDIR /app
 # Owned by root and read-only to the service: it cannot rewrite its own code.

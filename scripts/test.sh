@@ -37,3 +37,8 @@ fi
 echo "--- lint"; npx eslint .
 echo "--- type check"; npx tsc -p tsconfig.json
 echo "--- tests"; npx vitest run "$@"
+# The whole run (no arguments): the unit and fuzz suites on Node.js 24 as well. NODE_EXTRA=0
+# skips it on a developer's machine; CI always runs it.
+if [ "$#" -eq 0 ] && { [ "${CI:-}" = true ] || [ "${NODE_EXTRA:-1}" != 0 ]; }; then
+  bash scripts/test-node.sh 24
+fi
