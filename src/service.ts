@@ -11,7 +11,7 @@ import type { Config } from './config/env.js';
 import { ConfigError } from './config/errors.js';
 import { LiveRegistry, readRegistryFile, type RegistryReload } from './config/live-registry.js';
 import type { Registry } from './config/registry.js';
-import { DeadLetterLog } from './ingest/dead-letters.js';
+import { DeadLetterLog, replayDeadLetters, type DeadLetterFilter, type ReplayResult } from './ingest/dead-letters.js';
 import { Drain, writeHealthCheck, type LineWriter } from './ingest/drain.js';
 import { EmbeddedBroker } from './ingest/embedded-broker.js';
 import { Ingest, type IncomingMessage } from './ingest/ingest.js';
@@ -258,6 +258,35 @@ export async function startService({
 
   /** The `registry` measurement (Grafana's names and places), at start-up and after each reload. */
   const writeRegistryPoints = (): void => writeLines([...registry.boreholes.values()].map((borehole) => registryLine(borehole, now())));
+  // POST /api/dead-letters/replay: kept messages judged again by the live ingest (docs/ingest.md).
+  const ingestLog = log.child({ component: 'ingest' });
+  const replayLetters = async (filter: DeadLetterFilter, limit: number): Promise<ReplayResult> => {
+    // A reload under way (a file just saved, an admin's reload) is applied first: the replay
+    // judges with the registry the operator has just written.
+    await reloading.catch(() => undefined);
+    const result = replayDeadLetters(
+      deadLetters,
+      (messages) => {
+        try {
+          return ingest.replay(messages);
+        } catch (error) {
+          journalFailing = true;
+          metrics.journalErrors.inc();
+          throw error;
+        }
+      },
+      filter,
+      limit,
+    );
+    drain.notify();
+    metrics.deadLetters.set(deadLetters.size);
+    const { persisted, ...counts } = result;
+    ingestLog.info({ ...filter, limit, ...counts }, 'dead letters replayed');
+    if (!persisted) {
+      ingestLog.error({ err: deadLetters.lastWriteError }, 'the dead-letter log could not be rewritten after a replay: the replayed letters come back at the next start (replaying them again stores nothing twice)');
+    }
+    return result;
+  };
   const reportSources: ReportSources = {
     criticalAlertsBetween: (fromMs, toMs) => store.criticalAlertsBetween(fromMs, toMs),
     telemetry: timeSeries.telemetry,
@@ -283,6 +312,7 @@ export async function startService({
     deadLetters,
     // Called once the server listens, by when reloadRegistry (below) exists.
     reloadRegistry: () => reloadRegistry('api'),
+    replayDeadLetters: replayLetters,
     alerts: alertsPortOf(store, rules, registry),
     network: {
       registry,

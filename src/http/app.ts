@@ -31,7 +31,7 @@ import { pageRoutes } from './pages/routes.js';
 import { adminRoutes, type RegistryReloader } from './routes/admin.js';
 import { alertRoutes, type AlertsPort } from './routes/alerts.js';
 import { boreholeRoutes } from './routes/boreholes.js';
-import { deadLetterRoutes, type DeadLetterSource } from './routes/dead-letters.js';
+import { deadLetterRoutes, type DeadLetterReplayer, type DeadLetterSource } from './routes/dead-letters.js';
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
 import { reportRoutes, type ReportsPort } from './routes/reports.js';
 import { smsInboundRoutes, type SmsInboundDeps } from './routes/sms-inbound.js';
@@ -43,6 +43,8 @@ export interface AppDeps {
   metricsRegistry: MetricsRegistry;
   readiness: ReadinessProbe;
   deadLetters: DeadLetterSource;
+  /** `POST /api/dead-letters/replay`; absent: no such route. */
+  replayDeadLetters?: DeadLetterReplayer;
   /** Absent in tests of the operational routes alone. */
   alerts?: AlertsPort;
   /** Replies by SMS (CONTRACT.md section 5); absent: no inbound SMS routes. */
@@ -167,7 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The registry itself, not its map of the moment: a reload changes what a token may see.
   const scope = new Scope(deps.network?.registry ?? { boreholes: new Map() });
   await app.register(opsRoutes, { metricsRegistry: deps.metricsRegistry, readiness: deps.readiness });
-  await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters });
+  await app.register(deadLetterRoutes, { auth, deadLetters: deps.deadLetters, replay: deps.replayDeadLetters });
   if (deps.reloadRegistry) await app.register(adminRoutes, { auth, reloadRegistry: deps.reloadRegistry });
   if (deps.sms) await app.register(smsRoutes, { auth, sms: deps.sms });
   if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });

@@ -10,7 +10,7 @@ import type { Reading } from '../domain/reading.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ReadingEncoder, boreholeTags } from '../storage/points.js';
 import { decodeMessage, type DecodeContext, type Rejection } from './decode.js';
-import { payloadPreview, topicPreview, type DeadLetterLog } from './dead-letters.js';
+import { payloadPreview, topicPreview, type DeadLetterLog, type ReplayedMessage, type ReplayVerdict } from './dead-letters.js';
 import { TOPIC_KINDS } from '../contract/topics.js';
 import type { Journal } from './journal.js';
 
@@ -115,6 +115,43 @@ export class Ingest {
       log.error({ err: error }, 'a listener of accepted readings failed');
     }
     return wrote;
+  }
+
+  /**
+   * Judges kept messages again (the dead-letter replay, docs/ingest.md) on the path `handle`
+   * takes: the same decoding, at each message's first receive time (a reading without `ts` keeps
+   * the time it was received, `future_ts` is judged as it was then), the same journal and the same
+   * listeners. A replayed message has no broker to acknowledge: its acknowledgement is the commit
+   * made here before returning. It keeps out of the live group, whose PUBACKs wait for `commit()`;
+   * a failure of this commit takes that group down too, as any failed commit does, and `commit()`
+   * says so from `failedCommits`. Throws when the journal cannot be written: then nothing of the
+   * replay was kept. Rejections are returned, not counted nor dead-lettered again: the letters
+   * are the caller's to keep.
+   */
+  replay(messages: readonly ReplayedMessage[]): ReplayVerdict[] {
+    const { journal, metrics, log, now } = this.options;
+    const journaledAtMs = now();
+    const accepted: Reading[] = [];
+    const counts = new Map<string, number>();
+    const verdicts = messages.map((message) => {
+      const { readings, rejections } = decodeMessage(message.topic, message.payload, message.receivedAtMs, this.context);
+      if (readings.length > 0) {
+        // Journaled now, not at the first receive time: journal_oldest_age_seconds measures the backlog.
+        journal.append(readings.map((reading) => this.encoder.line(reading)), journaledAtMs);
+        accepted.push(...readings);
+        for (const reading of readings) counts.set(reading.kind, (counts.get(reading.kind) ?? 0) + 1);
+      }
+      return { readings: readings.length, rejections };
+    });
+    if (accepted.length === 0) return verdicts;
+    journal.commit();
+    for (const [kind, count] of counts) metrics.readings.inc({ kind }, count);
+    try {
+      this.options.onAccepted?.(accepted);
+    } catch (error) {
+      log.error({ err: error }, 'a listener of accepted readings failed');
+    }
+    return verdicts;
   }
 
   /** Records a reading that the store itself refused for good (say, a field type conflict). */
