@@ -183,7 +183,9 @@ service_version=$(in_service node -p 'require("./package.json").version' 2>/dev/
   echo "influx_version=$influx_version"
   [ "$influx_kind" != 1 ] || echo "influx_database=$influx_db"
   echo "contents=$( (cd "$target" && { find service -mindepth 1 -maxdepth 1 -printf 'service/%f\n' | LC_ALL=C sort; [ ! -d influx ] || echo influx; }) | tr '\n' ' ' | sed 's/ $//')"
-  (cd "$target" && find service influx -type f 2>/dev/null | LC_ALL=C sort | while IFS= read -r file; do
+  parts=(service)
+  [ ! -d "$target/influx" ] || parts+=(influx)
+  (cd "$target" && find "${parts[@]}" -type f | LC_ALL=C sort | while IFS= read -r file; do
     echo "file=$(stat -c %s "$file") $(sha256sum "$file" | cut -d' ' -f1) $file"
   done)
 } >"$target/MANIFEST.tmp"

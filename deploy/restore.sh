@@ -91,19 +91,13 @@ settle_options
 # --- 2. Not over a running service: it holds state.db open and would write over what comes back.
 # Compose: the container's state. Here: a process with a file of DATA_DIR open (Linux /proc).
 holder_of_data() {
-  local real fd link
+  local real found
   real=$(cd "$data_dir" 2>/dev/null && pwd -P) || return 1
-  for fd in /proc/[0-9]*/fd/*; do
-    link=$(readlink "$fd" 2>/dev/null) || continue
-    case $link in
-      "$real"/state.db* | "$real"/telemetry.db* | "$real"/journal/*)
-        fd=${fd#/proc/}
-        echo "${fd%%/*}"
-        return 0
-        ;;
-    esac
-  done
-  return 1
+  # One find over every process's open files (readlink per descriptor would fork thousands of times).
+  found=$(find /proc/[0-9]*/fd -maxdepth 1 \( -lname "$real/state.db*" -o -lname "$real/telemetry.db*" -o -lname "$real/journal/*" \) -print -quit 2>/dev/null || true)
+  [ -n "$found" ] || return 1
+  found=${found#/proc/}
+  echo "${found%%/*}"
 }
 if [ "$mode" = compose ]; then
   if service_container_running; then

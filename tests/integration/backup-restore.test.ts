@@ -200,7 +200,7 @@ describe.skipIf(!haveBinaries)('deploy/backup.sh and deploy/restore.sh on a serv
     // One byte of state.db changed: the manifest's SHA-256 no longer matches.
     const state = join(backupDir, 'service', 'state.db');
     const bytes = readFileSync(state);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
     writeFileSync(state, bytes);
     const damaged = await runScript('restore.sh', [...localArgs(), '--force', backupDir], scriptEnv());
     expect(damaged.code, damaged.output).toBe(5);
