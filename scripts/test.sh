@@ -20,6 +20,8 @@ have chromium || missing+=(chromium fonts-dejavu-core)
 # staff open them (tests/integration/csv-spreadsheets.test.ts).
 have promtool || missing+=(prometheus)
 have soffice || missing+=(libreoffice-calc)
+# Caddy validates and runs the TLS profile's Caddyfile (tests/unit/deploy/caddy.test.ts, tests/integration/caddy-tls.test.ts).
+have caddy || missing+=(caddy)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${missing[*]} from Debian"

@@ -104,10 +104,10 @@ function imageTag(image: string): string {
 }
 
 describe('docker-compose.yml', () => {
-  it('brings up the broker, the database, Grafana and the service, with the simulator only in the demo profile and Prometheus only in the monitoring one', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['grafana', 'influxdb', 'mosquitto', 'prometheus', 'service', 'simulator']);
+  it('brings up the broker, the database, Grafana and the service, with the simulator only in the demo profile, Prometheus only in the monitoring one and Caddy only in the tls one', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['caddy', 'grafana', 'influxdb', 'mosquitto', 'prometheus', 'service', 'simulator']);
     const profiled = Object.entries(compose.services).filter(([, svc]) => (svc.profiles ?? []).length > 0);
-    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['simulator', ['demo']], ['prometheus', ['monitoring']]]);
+    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['simulator', ['demo']], ['prometheus', ['monitoring']], ['caddy', ['tls']]]);
   });
 
   it('pins every image it pulls to a patch version, and the broker, database and Grafana to the issue\'s lines', () => {
@@ -380,6 +380,70 @@ describe('the monitoring profile (Prometheus)', () => {
     expect(scrape.rule_files).toEqual(['alerts.yml']);
     // `up == 0` is its alert, not a reason to wait.
     expect(prometheus.depends_on).toBeUndefined();
+  });
+});
+
+describe('versions', () => {
+  const version = (JSON.parse(readRootFile('package.json')) as { version: string }).version;
+
+  it('states the oldest Docker Compose it is meant for, which deploy/check-compose.sh reads', () => {
+    const minimum = (compose as unknown as Record<string, unknown>)['x-minimum-compose-version'];
+    expect(minimum).toMatch(/^2\.\d+\.\d+$/);
+    // Profiles, depends_on conditions and create_host_path are all Compose v2 features.
+    expect((minimum as string).split('.').map(Number)[1]).toBeGreaterThanOrEqual(20);
+    expect(readRootFile('deploy', 'check-compose.sh')).toContain('x-minimum-compose-version');
+  });
+
+  it('tags the service\'s image with the release of package.json, and pulls nothing by "latest" or without a tag', () => {
+    const { file } = resolved(filledEnv());
+    for (const [name, svc] of Object.entries(file.services)) {
+      const tag = imageTag(svc.image ?? '');
+      expect(tag, `${name}: ${svc.image ?? ''}`).not.toBe('');
+      expect(tag, name).not.toMatch(/^(latest|local|stable|main|edge)$/);
+    }
+    expect(service(file, 'service').image).toBe(`borehole-monitor:${version}`);
+    expect(service(file, 'simulator').image).toBe(`borehole-monitor:${version}`);
+    // An operator who pins SERVICE_VERSION gets that tag.
+    expect(service(resolved(filledEnv({ SERVICE_VERSION: '0.0.9' })).file, 'service').image).toBe('borehole-monitor:0.0.9');
+  });
+
+  it('has a CHANGELOG section for that release', () => {
+    expect(readRootFile('CHANGELOG.md')).toMatch(new RegExp(`^## \\[${version.replace(/\./g, '\\.')}\\] - \\d{4}-\\d{2}-\\d{2}$`, 'm'));
+  });
+});
+
+describe('the tls profile (Caddy)', () => {
+  const caddy = () => service(resolved(filledEnv({ SERVICE_DOMAIN: 'boreholes.example.org' })).file, 'caddy');
+
+  it('runs deploy/caddy/Caddyfile, mounted read-only, in front of the service by its compose name and port', () => {
+    const svc = caddy();
+    expect(svc.volumes).toContain('./deploy/caddy/Caddyfile:/etc/caddy/Caddyfile:ro');
+    expect(svc.volumes).toContain('caddy-data:/data');
+    const env = environmentOf(svc);
+    expect(env.SERVICE_DOMAIN).toBe('boreholes.example.org');
+    expect(env.SERVICE_UPSTREAM).toBe(`service:${environmentOf(service(compose, 'service')).HTTP_PORT ?? ''}`);
+    expect(Object.keys(svc.depends_on ?? {})).toEqual(['service']);
+    // Every {$VAR} of the Caddyfile is set by the container's environment or has a default there.
+    const placeholders = [...readRootFile('deploy', 'caddy', 'Caddyfile').matchAll(/\{\$([A-Z_]+)(:[^}]*)?\}/g)];
+    expect(placeholders.length).toBeGreaterThan(2);
+    for (const [, name, fallback] of placeholders) expect(env[name as string] !== undefined || fallback !== undefined, name).toBe(true);
+  });
+
+  it('publishes 80 and 443 for Let\'s Encrypt and the providers, and stops with a hint when SERVICE_DOMAIN is unset', () => {
+    const svc = caddy();
+    expect(svc.ports).toEqual(['80:80', '443:443', '443:443/udp']);
+    expect(svc.entrypoint).toEqual(['/bin/sh', '-c']);
+    const script = (svc.command as string[])[0] ?? '';
+    expect(script).toMatch(/if \[ -z "\$SERVICE_DOMAIN" \]; then\n\s+echo "set SERVICE_DOMAIN in \.env/);
+    expect(script).toMatch(/exec caddy run --config \/etc\/caddy\/Caddyfile --adapter caddyfile/);
+    // Unset, the variable reaches Caddy empty instead of stopping every other service's start.
+    expect(environmentOf(service(resolved(filledEnv()).file, 'caddy')).SERVICE_DOMAIN).toBe('');
+  });
+
+  it('gives the service a TRUST_PROXY for Caddy that its loader accepts', () => {
+    const svc = service(resolved(filledEnv({ TRUST_PROXY: '172.16.0.0/12' })).file, 'service');
+    expect(loadConfig({ ...environmentOf(svc), DATA_DIR: '/data' }).http.trustProxy).toEqual(['172.16.0.0/12']);
+    expect(readRootFile('.env.example')).toMatch(/tls profile \(Caddy\): 172\.16\.0\.0\/12/);
   });
 });
 
