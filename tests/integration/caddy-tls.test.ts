@@ -36,6 +36,7 @@ interface RunningCaddy {
   /** The https port. */
   port: number;
   httpPort: number;
+  adminPort: number;
   ca: Buffer;
   stop(): Promise<void>;
 }
@@ -89,7 +90,7 @@ async function startCaddy(upstream: string): Promise<RunningCaddy> {
     await stop();
     throw new Error(`caddy did not serve https on ${httpsPort}: ${(error as Error).message}\n${output}`);
   }
-  return { port: httpsPort, httpPort, ca: ca as Buffer, stop };
+  return { port: httpsPort, httpPort, adminPort, ca: ca as Buffer, stop };
 }
 
 function get(to: { port: number; ca: Buffer }, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
@@ -146,6 +147,8 @@ describe.skipIf(!haveCaddy)('deploy/caddy/Caddyfile run by Caddy in front of the
       const plain = await plainGet(caddy.httpPort, '/healthz');
       expect(plain.status).toBe(308);
       expect(plain.headers.location).toMatch(/^https:\/\/127\.0\.0\.1/);
+      // The compose health check's request: the admin API on loopback answers.
+      expect((await plainGet(caddy.adminPort, '/config/')).status).toBe(200);
     } finally {
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
     }
