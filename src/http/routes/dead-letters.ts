@@ -46,7 +46,7 @@ const replaySchema = z.object({
   accepted_readings: z.number().int().describe('readings of theirs accepted, journaled and judged by the rules; their letters left the log'),
   still_refused: z
     .record(z.string(), z.number().int())
-    .describe('letters the replay leaves in the log, by the reason they carry now (unknown_borehole: still not in the registry; payload_truncated: kept cut to 2 KiB, cannot be replayed)'),
+    .describe('letters the replay leaves in the log, by the reason they carry now (unknown_borehole: still not in the registry; payload_truncated: kept cut to 2 KiB, cannot be replayed; unreadable: a line of the log edited into something else)'),
   remaining: z.number().int().describe('letters of this reason (and topic or borehole) still in the log'),
 });
 
