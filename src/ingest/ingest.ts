@@ -53,12 +53,12 @@ export class Ingest {
     this.encoder = new ReadingEncoder((id) => boreholeTags(options.registry, id));
   }
 
-  /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */
   /** The registry was reloaded: series keys are made again from the boreholes' new tags. */
   registryChanged(): void {
     this.encoder.forgetSeries();
   }
 
+  /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */
   handle(message: IncomingMessage): void {
     const { metrics, now } = this.options;
     const receivedAtMs = now();
