@@ -2,9 +2,9 @@
  * Composition root: the one place that reads the environment. Starts the service, logs one line
  * when it is ready, reloads the registry on SIGHUP, and stops cleanly on SIGTERM or SIGINT.
  */
-import { loadConfig } from './config/env.js';
 import { ConfigError } from './config/errors.js';
-import { LiveRegistry, readRegistryFile } from './config/live-registry.js';
+import { LiveRegistry } from './config/live-registry.js';
+import { loadConfiguration } from './config/load.js';
 import { configSecrets, createLogger } from './observability/logger.js';
 import { startService } from './service.js';
 
@@ -12,9 +12,10 @@ async function main(): Promise<void> {
   let config;
   let registry;
   try {
-    config = loadConfig(process.env);
-    const file = await readRegistryFile(config.boreholesFile);
-    registry = new LiveRegistry(file.registry, file.version);
+    // The same checks as `npm run check` (src/check.ts), so that the two cannot disagree.
+    const checked = await loadConfiguration(process.env);
+    config = checked.config;
+    registry = new LiveRegistry(checked.registry, checked.version);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

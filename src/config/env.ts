@@ -12,6 +12,7 @@ import { DEFAULT_TOPIC_ROOT } from '../contract/topics.js';
 import { isPhoneRegion, type PhoneRegion } from '../domain/phone.js';
 import { loadSmsGatewaySettings, type SmsGatewaySettings } from '../notify/gateways/config.js';
 import { ConfigError } from './errors.js';
+import type { Registry } from './registry.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -239,11 +240,34 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
+/** zod's message, but "received NaN" means nothing to an operator who wrote `HTTP_PORT=80a`. */
+function explain(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.expected === 'number') return 'must be a number';
+  return issue.message;
+}
+
+/**
+ * A region named by a token but by no borehole is a typo (or a token read as a region): refused at
+ * start-up (`buildApp`) and by `npm run check`, with the same message.
+ */
+export function tokenRegionProblems(tokens: readonly { role: Role; regions?: readonly string[] }[], registry: Pick<Registry, 'boreholes'>): string[] {
+  const regions = new Set([...registry.boreholes.values()].map((borehole) => borehole.region));
+  const problems: string[] = [];
+  for (const { role, regions: limited } of tokens) {
+    for (const region of limited ?? []) {
+      if (!regions.has(region)) {
+        problems.push(`API_TOKENS: a ${role} token is limited to region "${region}", which no borehole of the registry is in (regions: ${[...regions].sort().join(', ')})`);
+      }
+    }
+  }
+  return problems;
+}
+
 export function loadConfig(source: Record<string, string | undefined>): Config {
   const result = envSchema.safeParse(source);
   const problems = result.success
     ? []
-    : result.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(environment)'}: ${issue.message}`);
+    : result.error.issues.map((issue) => `${issue.path.map(String).join('.') || '(environment)'}: ${explain(issue)}`);
   // The gateways' variables depend on SMS_PROVIDER: checked apart, reported with everything else.
   let gateways: SmsGatewaySettings | null = null;
   try {

@@ -9,8 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { ConfigError } from './errors.js';
-import { parseRegistry, type Borehole, type Contact, type Registry } from './registry.js';
+import { parseRegistry, registryUnreadable, type Borehole, type Contact, type Registry } from './registry.js';
 
 export interface RegistryDiff {
   added: string[];
@@ -41,7 +40,7 @@ export async function readRegistryFile(path: string): Promise<{ registry: Regist
   try {
     content = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`borehole registry ${path}`, [`cannot be read: ${(error as Error).message}`]);
+    throw registryUnreadable(path, error);
   }
   return { registry: parseRegistry(content, path), version: registryVersion(content) };
 }

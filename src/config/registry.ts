@@ -4,11 +4,11 @@
  * (by index and id) and the field.
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { BOREHOLE_ID_PATTERN } from '../contract/topics.js';
 import { parseRegistryPhone, type PhoneUse } from '../domain/phone.js';
-import { ConfigError, describeIssues, formatPath } from './errors.js';
+import { ConfigError, formatPath, type ConfigProblem, type SourcePosition } from './errors.js';
 import { resolveRuleParams, ruleParamsOverrideSchema, type RuleParams } from './rule-params.js';
 
 const text = z.string().trim().min(1, 'must not be empty');
@@ -68,30 +68,39 @@ export const registryFileSchema = z
   })
   .strict()
   .superRefine((registry, ctx) => {
-    const seen = new Map<string, number>();
-    registry.boreholes.forEach((borehole, index) => {
-      const first = seen.get(borehole.id);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['boreholes', index, 'id'],
-          message: `duplicate id "${borehole.id}" (already used by boreholes[${first}])`,
-        });
-      } else {
-        seen.set(borehole.id, index);
-      }
-    });
-    const regions = new Set(registry.boreholes.map((b) => b.region));
-    for (const region of Object.keys(registry.escalation ?? {})) {
-      if (!regions.has(region)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['escalation', region],
-          message: `no borehole is in region "${region}" (regions: ${[...regions].join(', ')})`,
-        });
-      }
+    for (const issue of crossEntryIssues(registry)) ctx.addIssue({ code: 'custom', ...issue });
+  });
+
+/**
+ * The checks across entries (an id used twice, an escalation region without a borehole). They
+ * read the file as written rather than as parsed: zod skips a refinement of the whole file once
+ * any entry lacks a field, and an operator must see every problem in one go (issue 16).
+ */
+function crossEntryIssues(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (!isRecord(raw)) return issues;
+  const entries = Array.isArray(raw.boreholes) ? (raw.boreholes as unknown[]) : [];
+  const seen = new Map<string, number>();
+  const regions = new Set<string>();
+  entries.forEach((entry, index) => {
+    if (!isRecord(entry)) return;
+    if (typeof entry.region === 'string' && entry.region.trim() !== '') regions.add(entry.region.trim());
+    if (typeof entry.id !== 'string') return;
+    const first = seen.get(entry.id);
+    if (first !== undefined) {
+      issues.push({ path: ['boreholes', index, 'id'], message: `duplicate id "${entry.id}" (already used by boreholes[${first}])` });
+    } else {
+      seen.set(entry.id, index);
     }
   });
+  const escalation = isRecord(raw.escalation) && !Array.isArray(raw.escalation) ? raw.escalation : {};
+  for (const region of Object.keys(escalation)) {
+    if (!regions.has(region)) {
+      issues.push({ path: ['escalation', region], message: `no borehole is in region "${region}" (regions: ${[...regions].join(', ')})` });
+    }
+  }
+  return issues;
+}
 
 export type RegistryFile = z.infer<typeof registryFileSchema>;
 export type BoreholeEntry = z.infer<typeof boreholeSchema>;
@@ -115,29 +124,150 @@ export function buildRegistry(file: RegistryFile): Registry {
   return { boreholes, escalation: file.escalation ?? {} };
 }
 
-/** Parses registry text; `source` names the file in errors. */
+/** Parses registry text; `source` names the file in errors, which list every problem at once. */
 export function parseRegistry(content: string, source: string): Registry {
+  const json = source.endsWith('.json');
+  const lineCounter = new LineCounter();
+  // JSON is YAML too: on a problem, the YAML parser gives a JSON file's problems their line and column.
+  let doc: Document | undefined;
+  const document = (): Document => (doc ??= parseDocument(content, { lineCounter, prettyErrors: false }));
   let raw: unknown;
-  try {
-    raw = source.endsWith('.json') ? JSON.parse(content) : parseYaml(content);
-  } catch (error) {
-    throw new ConfigError(`borehole registry ${source}`, [`cannot be parsed: ${(error as Error).message}`]);
+  if (json) {
+    try {
+      raw = JSON.parse(content);
+    } catch (error) {
+      throw new ConfigError(`borehole registry ${source}`, [`cannot be parsed: ${(error as Error).message}`]);
+    }
+  } else {
+    const { errors } = document();
+    if (errors.length > 0) {
+      throw new ConfigError(
+        `borehole registry ${source}`,
+        inFileOrder(errors.map((error) => ({ where: undefined, what: `cannot be parsed: ${error.message}`, at: positionAt(lineCounter, error.pos[0]) }))),
+      );
+    }
+    raw = document().toJS();
   }
   const result = registryFileSchema.safeParse(raw);
-  if (!result.success) {
-    const entries = isRecord(raw) && Array.isArray(raw.boreholes) ? (raw.boreholes as unknown[]) : [];
-    const namePath = (path: readonly PropertyKey[]): string => {
-      const [head, index, ...rest] = path;
-      if (head === 'boreholes' && typeof index === 'number') {
-        const entry = entries[index];
-        const id = isRecord(entry) && typeof entry.id === 'string' ? ` (id "${entry.id}")` : '';
-        return `boreholes[${index}]${id}${rest.length > 0 ? `.${formatPath(rest)}` : ''}`;
-      }
-      return formatPath(path);
-    };
-    throw new ConfigError(`borehole registry ${source}`, describeIssues(result.error.issues, namePath));
+  if (result.success) return buildRegistry(result.data);
+
+  const issues: { path: readonly PropertyKey[]; message: string; issue?: z.core.$ZodIssue }[] = result.error.issues.map((issue) => ({ path: issue.path, message: issue.message, issue }));
+  const known = new Set(issues.map((i) => issueKey(i.path, i.message)));
+  for (const issue of crossEntryIssues(raw)) {
+    if (!known.has(issueKey(issue.path, issue.message))) issues.push(issue);
   }
-  return buildRegistry(result.data);
+  const entries = isRecord(raw) && Array.isArray(raw.boreholes) ? (raw.boreholes as unknown[]) : [];
+  const namePath = (path: readonly PropertyKey[]): string => {
+    const [head, index, ...rest] = path;
+    if (head === 'boreholes' && typeof index === 'number') {
+      const entry = entries[index];
+      const id = isRecord(entry) && typeof entry.id === 'string' ? ` (id "${entry.id}")` : '';
+      return `boreholes[${index}]${id}${rest.length > 0 ? `.${formatPath(rest)}` : ''}`;
+    }
+    return path.length > 0 ? formatPath(path) : '(top level)';
+  };
+  const parsed = document();
+  const problems = issues.map(({ path, message, issue }): ConfigProblem => {
+    const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+    return {
+      where: namePath(path),
+      what: issue ? explain(issue) : message,
+      at: parsed.errors.length > 0 ? undefined : positionOf(parsed, lineCounter, unknownKey === undefined ? path : [...path, unknownKey], unknownKey !== undefined),
+    };
+  });
+  throw new ConfigError(`borehole registry ${source}`, inFileOrder(problems));
+}
+
+/** In the order of the file, as an operator goes through it (a stable sort: ties keep zod's order). */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => (a.at?.line ?? 0) - (b.at?.line ?? 0) || (a.at?.column ?? 0) - (b.at?.column ?? 0));
+}
+
+const issueKey = (path: readonly PropertyKey[], message: string): string => JSON.stringify([path.map(String), message]);
+
+/** zod's message, said as an operator needs it where zod's own is terse: what is expected. */
+function explain(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+    return `is missing: expected ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = keysAt(registryFileSchema, issue.path);
+    const guesses = issue.keys.map((key) => {
+      const near = allowed.find((name) => editDistance(key, name) <= 2);
+      return near === undefined ? `"${key}"` : `"${key}" (did you mean "${near}"?)`;
+    });
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${guesses.join(', ')}${allowed.length > 0 ? `; the keys here are ${allowed.join(', ')}` : ''}`;
+  }
+  return issue.message;
+}
+
+/** The keys the schema allows at `path` (an object's fields), for "unknown key" problems. */
+function keysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  let node: z.core.$ZodType | undefined = schema;
+  const unwrap = (type: z.core.$ZodType): z.core.$ZodType => {
+    let current = type;
+    for (;;) {
+      if (current instanceof z.ZodOptional || current instanceof z.ZodDefault) current = current.unwrap();
+      else if (current instanceof z.ZodPipe) current = current.in;
+      else return current;
+    }
+  };
+  for (const key of path) {
+    if (node === undefined) return [];
+    const current = unwrap(node);
+    if (current instanceof z.ZodObject) node = (current.shape as Record<string, z.core.$ZodType | undefined>)[String(key)];
+    else if (current instanceof z.ZodArray) node = current.element;
+    else if (current instanceof z.ZodRecord) node = current.valueType;
+    else return [];
+  }
+  const target = node === undefined ? undefined : unwrap(node);
+  return target instanceof z.ZodObject ? Object.keys(target.shape) : [];
+}
+
+/** Levenshtein distance, enough to tell `technicien` from `technician`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+function positionAt(lineCounter: LineCounter, offset: number | undefined): SourcePosition | undefined {
+  if (offset === undefined) return undefined;
+  const { line, col } = lineCounter.linePos(offset);
+  return { line, column: col };
+}
+
+/**
+ * Where `path` is in the file: the node it names, or the nearest one above it that exists (the
+ * mapping that lacks a field); with `key`, the last key itself rather than its value.
+ */
+function positionOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[], key = false): SourcePosition | undefined {
+  let node: unknown = doc.contents;
+  let offset = rangeStart(node);
+  for (const [index, segment] of path.entries()) {
+    let next: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => String(isScalar(item.key) ? item.key.value : item.key) === String(segment));
+      if (!pair) break;
+      next = key && index === path.length - 1 ? pair.key : (pair.value ?? pair.key);
+    } else if (isSeq(node) && typeof segment === 'number') {
+      next = node.items[segment];
+    }
+    if (next === undefined || rangeStart(next) === undefined) break;
+    node = next;
+    offset = rangeStart(next);
+  }
+  return positionAt(lineCounter, offset);
+}
+
+function rangeStart(node: unknown): number | undefined {
+  return isNode(node) ? (node.range?.[0] ?? undefined) : undefined;
 }
 
 export async function loadRegistry(path: string): Promise<Registry> {
@@ -145,9 +275,20 @@ export async function loadRegistry(path: string): Promise<Registry> {
   try {
     content = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`borehole registry ${path}`, [`cannot be read: ${(error as Error).message}`]);
+    throw registryUnreadable(path, error);
   }
   return parseRegistry(content, path);
+}
+
+/** A registry file that cannot be read, said plainly (the path is in the error's first line). */
+export function registryUnreadable(path: string, error: unknown): ConfigError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOENT' ? 'there is no such file'
+    : code === 'EACCES' ? "permission denied: the service's user must be able to read it"
+    : code === 'EISDIR' ? 'it is a directory: name the registry file in it'
+    : (error as Error).message;
+  return new ConfigError(`borehole registry ${path}`, [`cannot be read: ${why}`]);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

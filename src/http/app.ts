@@ -20,6 +20,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { tokenRegionProblems } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import { TokenAuth, type TokenEntry } from './auth.js';
 import { FailedAuthLimiter, type FailedAuthLimits, DEFAULT_FAILED_AUTH_LIMITS } from './failed-auth-limiter.js';
@@ -65,18 +66,10 @@ export interface AppDeps {
   trustProxy?: boolean | number | string[];
 }
 
-/** A region named by a token but by no borehole is a typo (or a token read as a region): refuse it. */
+/** A region named by a token but by no borehole is a typo: refused, as `npm run check` does. */
 function checkTokenRegions(tokens: readonly TokenEntry[], network: NetworkPort | undefined): void {
   if (!network) return;
-  const regions = new Set([...network.registry.boreholes.values()].map((borehole) => borehole.region));
-  const problems: string[] = [];
-  for (const { role, regions: limited } of tokens) {
-    for (const region of limited ?? []) {
-      if (!regions.has(region)) {
-        problems.push(`API_TOKENS: a ${role} token is limited to region "${region}", which no borehole of the registry is in (regions: ${[...regions].sort().join(', ')})`);
-      }
-    }
-  }
+  const problems = tokenRegionProblems(tokens, network.registry);
   if (problems.length > 0) throw new ConfigError('environment', problems);
 }
 

@@ -115,6 +115,72 @@ describe('borehole registry', () => {
     expect(problems).toContainEqual(expect.stringMatching(/^boreholes\[2\] \(id "khabou"\)\.id: .*boreholes\[0\]/));
   });
 
+  it('reports a duplicate id and an escalation region without boreholes even when an entry lacks a field', () => {
+    const noIntake = { ...entry('khabou'), pump: { rated_flow_lpm: 50 } };
+    const problems = problemsOf(() =>
+      parseRegistry(
+        yamlOf({ boreholes: [entry('khabou'), noIntake], escalation: { Koulikoro: { name: 'DRH Koulikoro', phone: '+22321260005' } } }),
+        'x.yaml',
+      ),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^boreholes\[1\] \(id "khabou"\)\.id: duplicate id "khabou" \(already used by boreholes\[0\]\)$/),
+      'boreholes[1] (id "khabou").pump.intake_depth_m: is missing: expected a number',
+      expect.stringMatching(/^escalation\.Koulikoro: no borehole is in region "Koulikoro"/),
+    ]);
+  });
+
+  it('gives the line and column of each problem in the message, in the order of the file', () => {
+    const content = [
+      'boreholes:',
+      '  - id: khabou',
+      '    name: Forage de Khabou',
+      '    village: Khabou',
+      '    commune: Kayes',
+      '    region: Kayes',
+      '    location: { lat: 14.4, lon: -11.4 }',
+      '    pump: { rated_flow_lpm: 60 }',
+      '    committee: { contacts: [{ name: Président, phone: "+22321520004" }] }',
+      '    technicien: { name: Technicien, phone: "+22379000003" }',
+      '',
+    ].join('\n');
+    try {
+      parseRegistry(content, 'boreholes.yaml');
+      expect.unreachable('the registry was accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message.split('\n')).toEqual([
+        'borehole registry boreholes.yaml is invalid:',
+        // Missing: where the entry that lacks it begins.
+        '  - boreholes[0] (id "khabou").technician (line 2, column 5): is missing: expected an object',
+        '  - boreholes[0] (id "khabou").pump.intake_depth_m (line 8, column 11): is missing: expected a number',
+        '  - boreholes[0] (id "khabou").committee.contacts[0].phone (line 9, column 55): must be a mobile number (it receives SMS): +22321520004 is a landline',
+        '  - boreholes[0] (id "khabou") (line 10, column 5): unknown key "technicien" (did you mean "technician"?); the keys here are id, name, village, commune, region, location, pump, committee, technician, rules',
+      ]);
+      // The problems themselves stay as the API and the reload log show them.
+      expect((error as ConfigError).problems).toContain('boreholes[0] (id "khabou").pump.intake_depth_m: is missing: expected a number');
+    }
+  });
+
+  it('lists every YAML syntax error with its line and column', () => {
+    try {
+      parseRegistry('boreholes:\n  - id: a\n    name: x\n   village: y\n  - id: b\n    id: c\n', 'x.yaml');
+      expect.unreachable('the registry was accepted');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message.split('\n').slice(1)).toEqual([
+        '  - line 4, column 1: cannot be parsed: Sequence item without - indicator',
+        '  - line 6, column 5: cannot be parsed: Map keys must be unique',
+      ]);
+    }
+  });
+
+  it('gives the line of a problem in a JSON registry too', () => {
+    const json = JSON.stringify({ boreholes: [entry('khabou'), { ...entry('segala'), location: { lat: 140, lon: -11 } }] }, null, 2);
+    const line = json.split('\n').findIndex((l) => l.includes('"lat": 140')) + 1;
+    expect(() => parseRegistry(json, 'x.json')).toThrow(`boreholes[1] (id "segala").location.lat (line ${line}, column 16): `);
+  });
+
   it('refuses an escalation contact for a region that has no borehole', () => {
     const problems = problemsOf(() =>
       parseRegistry(
@@ -212,8 +278,9 @@ rules: { offline_minutes: 90 }  # optional: defaults for every borehole, overrid
 
   it('gives a ConfigError, not a crash, for YAML that cannot be parsed', () => {
     const problems = problemsOf(() => parseRegistry('boreholes: [ { id: khabou\n  name: "unterminated\n', 'x.yaml'));
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^cannot be parsed: /);
+    expect(problems.length).toBeGreaterThanOrEqual(1);
+    for (const problem of problems) expect(problem).toMatch(/^cannot be parsed: /);
+    expect(problems).toContain('cannot be parsed: Missing closing "quote');
   });
 
   it('gives a ConfigError for JSON that cannot be parsed', () => {
@@ -232,7 +299,7 @@ rules: { offline_minutes: 90 }  # optional: defaults for every borehole, overrid
   it('gives a ConfigError naming the path when the file cannot be read', async () => {
     const missing = fileURLToPath(new URL('../../../config/no-such-registry.yaml', import.meta.url));
     await expect(loadRegistry(missing)).rejects.toSatisfy(
-      (error: unknown) => error instanceof ConfigError && error.message.includes(missing),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(missing) && error.problems[0] === 'cannot be read: there is no such file',
     );
   });
 });
