@@ -84,6 +84,18 @@ function regionTable(region: string, rows: readonly UptimeRow[]): SafeHtml {
 </section>`;
 }
 
+/**
+ * The downloads, French spreadsheets first: Excel in French splits a CSV on `;` and reads 98,5 as
+ * a number, and so does LibreOffice in French; the comma files are for other languages and for
+ * programs (the WPdx upload). docs/reports.md, "Opening the CSV files".
+ */
+function downloads(query: string): SafeHtml {
+  return html`<p class="small downloads">Télécharger le tableau : <a href="/reports/uptime.csv?${query}&sep=semicolon">pour Excel ou LibreOffice en français (CSV « ; »)</a>
+    · <a href="/reports/uptime.csv?${query}">CSV séparé par des virgules (autres langues, logiciels)</a><br>
+    État actuel au format WPdx : <a href="/reports/wpdx.csv?sep=semicolon">pour Excel ou LibreOffice en français</a>
+    · <a href="/reports/wpdx.csv">CSV séparé par des virgules (envoi au WPdx)</a></p>`;
+}
+
 export function reportPage(view: ReportView): SafeHtml {
   const { report, format } = view;
   const regions = new Map<string, UptimeRow[]>();
@@ -106,7 +118,8 @@ export function reportPage(view: ReportView): SafeHtml {
     <button type="submit" class="btn">Afficher</button>
   </div>
   <p class="small">${view.presets.map((preset, index) => html`${index > 0 ? ' · ' : ''}<a href="/reports?${preset.query}">${preset.label}</a>`)}
-    — Télécharger : <a href="/reports/uptime.csv?${query}">tableau (CSV)</a> · <a href="/reports/wpdx.csv">état actuel au format WPdx (CSV)</a></p>
+  </p>
+  ${downloads(query)}
 </form>
 ${
   report.boreholes.length === 0

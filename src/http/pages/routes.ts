@@ -29,7 +29,7 @@ import { SMS_FILTERS, smsPage, type SmsFilter } from './sms-page.js';
 import type { SmsPort } from '../routes/sms.js';
 import { localDate, PeriodError, periodContaining, type Period } from '../../reports/periods.js';
 import { WPDX_COLUMNS } from '../../reports/wpdx.js';
-import { sendCsv, toCsv } from '../csv.js';
+import { csvSeparatorOf, sendCsv, toCsv } from '../csv.js';
 import { periodOfQuery, reportBoreholes, uptimeCsv, wpdxFilename, wpdxRows, type ReportsPort } from '../routes/reports.js';
 
 export const TOKEN_COOKIE = 'bhm_token';
@@ -82,6 +82,10 @@ function withFlash(back: string, flash: Record<string, string>): string {
   for (const [key, value] of Object.entries(flash)) url.searchParams.set(key, value);
   return `${url.pathname}${url.search}`;
 }
+
+/** A download link with a `sep` the pages never write: said in plain text, as a browser shows it. */
+const badSeparator = (reply: FastifyReply): FastifyReply =>
+  reply.code(400).type('text/plain; charset=utf-8').send('sep doit valoir comma ou semicolon (sep must be comma or semicolon)');
 
 const DONE_TEXT: Record<string, (code: string) => string> = {
   ack: (code) => `Alerte n° ${code} acquittée.`,
@@ -458,15 +462,19 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       if (!identity) return reply;
       const period = periodOf(request.query);
       if (period instanceof PeriodError) return reply.code(400).type('text/plain; charset=utf-8').send(period.message);
+      const separator = csvSeparatorOf(request.query.sep);
+      if (separator === null) return badSeparator(reply);
       const report = await reports.build(period, reportBoreholes(scope, identity, undefined));
-      return sendCsv(reply, `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`, uptimeCsv(report));
+      return sendCsv(reply, `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`, uptimeCsv(report, separator));
     });
 
-    app.get('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
+    app.get<{ Querystring: Record<string, string | undefined> }>('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
       const identity = await signedIn(request, reply, 'viewer');
       if (!identity) return reply;
+      const separator = csvSeparatorOf(request.query.sep);
+      if (separator === null) return badSeparator(reply);
       const nowMs = now();
-      return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, wpdxRows(options, identity, nowMs)));
+      return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, wpdxRows(options, identity, nowMs), separator));
     });
   }
 

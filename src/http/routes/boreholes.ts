@@ -12,7 +12,7 @@ import { RULE_DEFAULTS } from '../../config/rule-params.js';
 import { QueryRangeError, type SeriesBucket } from '../../storage/telemetry.js';
 import { hasRole, type Identity, type TokenAuth } from '../auth.js';
 import { BOREHOLE_STATUSES, summarize, type BoreholeSummary, type NetworkPort, type Scope } from '../network.js';
-import { sendCsv, toCsv, wantsCsv } from '../csv.js';
+import { csvSeparatorParam, sendCsv, toCsv, wantsCsv } from '../csv.js';
 import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 import { formatEvery, parseEvery, parseInstant } from '../time-params.js';
 import { alertSchema, alertToJson, type AlertsPort } from './alerts.js';
@@ -87,6 +87,7 @@ const readingsQuery = z.object({
     .refine((value) => value === undefined || parseEvery(value) !== null, { message: '`every` must be a number and a unit: 15m, 1h, 1d' })
     .describe('bucket width: 15m, 1h, 1d (default 1h); at most 5000 buckets'),
   format: z.enum(['json', 'csv']).optional().describe('csv, or Accept: text/csv'),
+  sep: csvSeparatorParam,
 });
 
 export interface SeriesWindow {
@@ -228,7 +229,7 @@ export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (a
         description:
           'Mean flow, min/mean/max depth, pump running fraction, mean current and volume pumped per bucket, from the time-series store. ' +
           'Defaults: the last 7 days in 1h buckets. At most 5000 buckets: a larger range needs a larger `every`. ' +
-          'CSV (same columns) with `format=csv` or `Accept: text/csv`.',
+          'CSV (same columns) with `format=csv` or `Accept: text/csv`; `sep=semicolon` for a spreadsheet in French.',
         tags: ['boreholes'],
         security: [{ bearer: [] }],
         params: idParams,
@@ -258,7 +259,7 @@ export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (a
       };
       if (wantsCsv(request.query.format, request.headers.accept)) {
         const name = `${id}-${body.from.slice(0, 10)}-${body.to.slice(0, 10)}-${body.every}.csv`;
-        return sendCsv(reply, name, toCsv(CSV_COLUMNS, body.buckets));
+        return sendCsv(reply, name, toCsv(CSV_COLUMNS, body.buckets, request.query.sep));
       }
       return body;
     },

@@ -13,7 +13,7 @@ import { WPDX_COLUMNS, WPDX_SOURCE, wpdxRow, type WpdxRow } from '../../reports/
 import type { ArchivedReport } from '../../storage/sqlite-store.js';
 import { QueryRangeError } from '../../storage/telemetry.js';
 import type { Identity, TokenAuth } from '../auth.js';
-import { sendCsv, toCsv, wantsCsv } from '../csv.js';
+import { csvSeparatorParam, sendCsv, toCsv, wantsCsv, type CsvSeparator } from '../csv.js';
 import type { NetworkPort, Scope } from '../network.js';
 import { errorSchema } from '../schemas.js';
 import type { AlertsPort } from './alerts.js';
@@ -75,6 +75,7 @@ const uptimeQuery = z.object({
   tz: z.string().max(64).optional().describe('IANA time zone of the days (default REPORT_TZ)'),
   region: z.string().max(100).optional().describe('only this region'),
   format: z.enum(['json', 'csv']).optional().describe('csv, or Accept: text/csv'),
+  sep: csvSeparatorParam,
 });
 
 const archiveItemSchema = z.object({
@@ -127,7 +128,7 @@ function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | un
   return { ...report, boreholes: report.boreholes.filter((row) => visible.has(row.borehole)) };
 }
 
-export const uptimeCsv = (report: UptimeReport): string => toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report));
+export const uptimeCsv = (report: UptimeReport, separator: CsvSeparator = 'comma'): string => toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report), separator);
 
 /** Every borehole the identity sees, in WPdx columns, as of `nowMs`. */
 export function wpdxRows(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxRow[] {
@@ -136,8 +137,8 @@ export function wpdxRows(options: Pick<ReportRouteOptions, 'alerts' | 'network' 
 
 export const wpdxFilename = (nowMs: number, timeZone: string): string => `wpdx-${localDate(nowMs, timeZone)}.csv`;
 
-function sendReport(reply: FastifyReply, report: UptimeReport, csv: boolean, name: string): FastifyReply | UptimeReport {
-  return csv ? sendCsv(reply, `${name}.csv`, uptimeCsv(report)) : report;
+function sendReport(reply: FastifyReply, report: UptimeReport, csv: CsvSeparator | false, name: string): FastifyReply | UptimeReport {
+  return csv ? sendCsv(reply, `${name}.csv`, uptimeCsv(report, csv)) : report;
 }
 
 export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, options) => {
@@ -152,7 +153,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
         summary: 'Uptime report of a period, per borehole',
         description:
           'CONTRACT.md section 7 for [from, to) in local days of `tz` (REPORT_TZ by default), computed now from the alerts and the time-series store. ' +
-          'A period not yet over is reported up to now (`complete: false`). CSV with `format=csv` or `Accept: text/csv`. See docs/reports.md.',
+          'A period not yet over is reported up to now (`complete: false`). CSV with `format=csv` or `Accept: text/csv`; `sep=semicolon` for a spreadsheet in French. See docs/reports.md.',
         tags: ['reports'],
         security: [{ bearer: [] }],
         querystring: uptimeQuery,
@@ -179,7 +180,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
         return reply.code(503).send({ error: 'store_unavailable', message: 'the time-series store did not answer; try again shortly' });
       }
       const name = `uptime-${localDate(period.fromMs, period.tz)}-${localDate(period.toMs, period.tz)}`;
-      return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept), name);
+      return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept) && (request.query.sep ?? 'comma'), name);
     },
   );
 
@@ -223,7 +224,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
         tags: ['reports'],
         security: [{ bearer: [] }],
         params: z.object({ kind: z.enum(PERIOD_KINDS), from: z.string().regex(DATE, '`from` must be a date as YYYY-MM-DD') }),
-        querystring: z.object({ tz: z.string().max(64).optional(), format: z.enum(['json', 'csv']).optional() }),
+        querystring: z.object({ tz: z.string().max(64).optional(), format: z.enum(['json', 'csv']).optional(), sep: csvSeparatorParam }),
         produces: ['application/json', 'text/csv'],
         response: { 200: uptimeReportSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
       },
@@ -240,7 +241,8 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       const archived = reports.archivedReport(request.params.kind, fromMs, tz);
       if (!archived) return reply.code(404).send({ error: 'not_found', message: `no ${request.params.kind} report archived from ${request.params.from} (${tz})` });
       const report = visibleRows(JSON.parse(archived.body) as UptimeReport, scope, request.identity);
-      return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept), `uptime-${request.params.kind}-${request.params.from}`);
+      const csv = wantsCsv(request.query.format, request.headers.accept) && (request.query.sep ?? 'comma');
+      return sendReport(reply, report, csv, `uptime-${request.params.kind}-${request.params.from}`);
     },
   );
 
@@ -250,10 +252,10 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       preHandler: auth.require('viewer'),
       schema: {
         summary: "Every borehole's status now, in Water Point Data Exchange columns",
-        description: 'For merging live status into national inventories. CSV with `format=csv` or `Accept: text/csv`. docs/reports.md maps statuses.',
+        description: 'For merging live status into national inventories. CSV with `format=csv` or `Accept: text/csv`; `sep=semicolon` for a spreadsheet in French. docs/reports.md maps statuses.',
         tags: ['reports'],
         security: [{ bearer: [] }],
-        querystring: z.object({ format: z.enum(['json', 'csv']).optional() }),
+        querystring: z.object({ format: z.enum(['json', 'csv']).optional(), sep: csvSeparatorParam }),
         produces: ['application/json', 'text/csv'],
         response: { 200: z.object({ report_date: z.string(), items: z.array(wpdxRowSchema) }), 401: errorSchema },
       },
@@ -261,7 +263,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
     async (request, reply) => {
       const nowMs = now();
       const items = wpdxRows(options, request.identity, nowMs);
-      if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, items));
+      if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, items, request.query.sep));
       return { report_date: new Date(nowMs).toISOString(), items };
     },
   );

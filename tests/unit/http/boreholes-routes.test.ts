@@ -227,7 +227,7 @@ describe('borehole routes', () => {
       expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
       expect(csv.headers['content-disposition']).toBe('attachment; filename="khabou-2026-02-04-2026-02-04-1h.csv"');
       expect(csv.body.split('\r\n')).toEqual([
-        'time,flow_lpm_mean,depth_m_min,depth_m_mean,depth_m_max,running_fraction,current_a_mean,volume_m3',
+        '\uFEFFtime,flow_lpm_mean,depth_m_min,depth_m_mean,depth_m_max,running_fraction,current_a_mean,volume_m3',
         '2026-02-04T07:00:00.000Z,0,22,22.5,23,0,0,0',
         '2026-02-04T08:00:00.000Z,55,24,28,31,1,6.1,3.3',
         '2026-02-04T09:00:00.000Z,55,24,28,31,1,6.1,3.3',

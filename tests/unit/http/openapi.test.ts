@@ -69,7 +69,7 @@ describe('the OpenAPI document', () => {
   it('describes the parameters with their constraints', () => {
     const readings = doc.paths['/api/boreholes/{id}/readings']?.get;
     const names = (readings?.parameters as OpenAPIV3.ParameterObject[]).map((p) => `${p.in}:${p.name}`);
-    expect(names.sort()).toEqual(['path:id', 'query:every', 'query:format', 'query:from', 'query:to']);
+    expect(names.sort()).toEqual(['path:id', 'query:every', 'query:format', 'query:from', 'query:sep', 'query:to']);
     const list = doc.paths['/api/boreholes']?.get?.parameters as OpenAPIV3.ParameterObject[];
     expect(list.find((p) => p.name === 'limit')?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000 });
     const item = (doc.paths['/api/boreholes']?.get?.responses['200'] as OpenAPIV3.ResponseObject).content?.['application/json']?.schema as OpenAPIV3.SchemaObject;

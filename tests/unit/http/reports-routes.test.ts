@@ -51,8 +51,9 @@ describe('uptime report routes', () => {
       expect(response.statusCode).toBe(200);
       expect(response.headers['content-type']).toMatch(/^text\/csv/);
       expect(response.headers['content-disposition']).toContain('uptime-2026-02-01-2026-02-06.csv');
+      // UTF-8 with a BOM, so that Excel does not read "Zégoua" in the Windows code page.
       const lines = response.body.trimEnd().split('\r\n');
-      expect(lines[0]).toBe('borehole,name,village,commune,region,from,to,hours_total,hours_down,hours_no_data,uptime_pct,coverage_pct,failures,repairs,mttr_hours,volume_m3,pumping_hours');
+      expect(lines[0]).toBe('\uFEFFborehole,name,village,commune,region,from,to,hours_total,hours_down,hours_no_data,uptime_pct,coverage_pct,failures,repairs,mttr_hours,volume_m3,pumping_hours');
       expect(lines).toHaveLength(7);
       // The name with quotes and markup survives as one quoted cell.
       expect(lines.find((line) => line.startsWith('zegoua,'))).toContain('"Forage <b>de</b> ""Zégoua"" & Cie"');
@@ -129,7 +130,7 @@ describe('uptime report routes', () => {
     expect(byId.get('diamou')).toMatchObject({ status_id: 'Unknown' });
     expect(byId.get('zegoua')).toMatchObject({ status_id: 'Unknown' });
     const csv = await get('/api/reports/wpdx?format=csv');
-    expect(csv.body.split('\r\n')[0]).toBe('wpdx_id,report_date,lat_deg,lon_deg,status_id,status_clean,water_source_clean,water_tech_clean,management_clean,clean_adm1,clean_adm3,water_point_name,village,orig_id,source');
+    expect(csv.body.split('\r\n')[0]).toBe('\uFEFFwpdx_id,report_date,lat_deg,lon_deg,status_id,status_clean,water_source_clean,water_tech_clean,management_clean,clean_adm1,clean_adm3,water_point_name,village,orig_id,source');
   });
 
   describe('the report page', () => {
