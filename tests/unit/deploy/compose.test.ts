@@ -8,6 +8,7 @@ import { dirname, isAbsolute, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../../src/config/env.js';
+import { loadConfiguration } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { loadRegistry } from '../../../src/config/registry.js';
 import { SMS_GATEWAY_NAMES, loadSmsGatewaySettings } from '../../../src/notify/gateways/config.js';
@@ -104,10 +105,10 @@ function imageTag(image: string): string {
 }
 
 describe('docker-compose.yml', () => {
-  it('brings up the broker, the database, Grafana and the service, with the simulator only in the demo profile, Prometheus only in the monitoring one and Caddy only in the tls one', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['caddy', 'grafana', 'influxdb', 'mosquitto', 'prometheus', 'service', 'simulator']);
+  it('brings up the broker, the database, Grafana and the service, with the check only in the check profile, the simulator only in the demo one, Prometheus only in the monitoring one and Caddy only in the tls one', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['caddy', 'check', 'grafana', 'influxdb', 'mosquitto', 'prometheus', 'service', 'simulator']);
     const profiled = Object.entries(compose.services).filter(([, svc]) => (svc.profiles ?? []).length > 0);
-    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['simulator', ['demo']], ['prometheus', ['monitoring']], ['caddy', ['tls']]]);
+    expect(profiled.map(([name, svc]) => [name, svc.profiles])).toEqual([['check', ['check']], ['simulator', ['demo']], ['prometheus', ['monitoring']], ['caddy', ['tls']]]);
   });
 
   it('pins every image it pulls to a patch version, and the broker, database and Grafana to the issue\'s lines', () => {
@@ -198,6 +199,8 @@ describe('docker-compose.yml', () => {
 
   it('gives every service a healthcheck, and every dependency a condition', () => {
     for (const [name, svc] of Object.entries(compose.services)) {
+      // The check runs once and exits: its exit status is its health (below).
+      if (name === 'check') continue;
       expect(svc.healthcheck?.disable, name).not.toBe(true);
       const test = svc.healthcheck?.test;
       expect(Array.isArray(test) ? test.slice(1).join(' ') : test, `${name} has no healthcheck`).toBeTruthy();
@@ -380,6 +383,39 @@ describe('the monitoring profile (Prometheus)', () => {
     expect(scrape.rule_files).toEqual(['alerts.yml']);
     // `up == 0` is its alert, not a reason to wait.
     expect(prometheus.depends_on).toBeUndefined();
+  });
+});
+
+describe('the check profile (`docker compose run --rm check`)', () => {
+  const check = service(compose, 'check');
+
+  it('runs the built check of the service\'s image once, publishing, keeping and holding up nothing', () => {
+    expect(check.entrypoint).toEqual(['node', 'dist/src/check.js']);
+    // tsc builds src/check.ts into dist/src/, which the image ships.
+    expect(existsSync(rootPath('src', 'check.ts'))).toBe(true);
+    expect((JSON.parse(readRootFile('tsconfig.build.json')) as { include: string[] }).include).toContain('src');
+    expect(readRootFile('Dockerfile')).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+    expect([check.image, check.build]).toEqual([service(compose, 'service').image, service(compose, 'service').build]);
+    expect(check.restart).toBe('no');
+    expect(check.healthcheck?.disable).toBe(true);
+    expect(check.ports).toBeUndefined();
+    expect(check.depends_on).toBeUndefined();
+    // Read-only mounts and no volume: nothing it could write.
+    expect((check.volumes ?? []).every((v) => typeof v === 'string' && v.endsWith(':ro'))).toBe(true);
+    // Nothing waits for it, so a plain `up` does not depend on a profile that is off.
+    for (const [name, svc] of Object.entries(compose.services)) expect(Object.keys(svc.depends_on ?? {}), name).not.toContain('check');
+  });
+
+  it('checks what the service would run with: the same environment and the same mounted registry, which the shared loader accepts', async () => {
+    const { file, problems } = resolved(filledEnv());
+    expect(problems).toEqual([]);
+    const env = environmentOf(service(file, 'check'));
+    expect(env).toEqual(environmentOf(service(file, 'service')));
+    const onHost = hostPathOf(file, 'check', env.BOREHOLES_FILE ?? '');
+    expect(onHost).toBeDefined();
+    expect(onHost).toBe(hostPathOf(file, 'service', env.BOREHOLES_FILE ?? ''));
+    const checked = await loadConfiguration(env, { registryFile: onHost });
+    expect(checked.registry.boreholes.size).toBeGreaterThan(0);
   });
 });
 
