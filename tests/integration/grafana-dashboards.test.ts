@@ -19,11 +19,14 @@ import { InfluxClient } from '../../src/storage/influx.js';
 import { alertChangeLine, boreholeTags, ReadingEncoder, registryLine, uptimeLine } from '../../src/storage/points.js';
 import { registryEntry, uniqueName } from '../support/fixtures.js';
 import {
+  allPanels,
   dashboardQueries,
+  fieldProperty,
   hasData,
   interpolate,
   intervalForPanel,
   loadDashboards,
+  renamedFields,
   resolveVariables,
   type Dashboard,
   type DashboardQuery,
@@ -46,6 +49,10 @@ const DAY = 24 * HOUR;
 const END = Math.floor(Date.now() / DAY) * DAY;
 const START = END - 2 * DAY;
 const RANGE = { fromMs: START, toMs: END };
+const MAP = 'Carte des forages (liaison du boîtier)';
+
+/** The wall-clock time of an instant in Bamako, as "HH:MM". */
+const bamakoClock = new Intl.DateTimeFormat('en-GB', { timeZone: 'Africa/Bamako', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
 /** The queries docs/grafana.md offers technicians to copy: its ```sql blocks. */
 const DOCUMENTED_QUERIES = [...readFileSync(new URL('../../docs/grafana.md', import.meta.url), 'utf8').matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => (match[1] ?? '').trim());
@@ -147,6 +154,9 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
       // The service writes the registry at start-up and every midnight, stamped when it writes.
       lines.push(registryLine(borehole, Date.now() - MINUTE));
     }
+    // C's device went off the network at the end: its last status, at END, says so (the broker's
+    // will). Written after the hourly status of the same instant, it replaces its `online`.
+    lines.push(encoder.line({ boreholeId: c.id, kind: 'status', tsMs: END, values: { online: false } }));
 
     const alert = (atMs: number, id: string, rule: string, severity: string, state: string, message: string): string =>
       alertChangeLine({ atMs, alert: { boreholeId: id, rule, severity, state, message } }, tagsOf(id));
@@ -228,7 +238,7 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
     resolveVariables(dashboard(uid), run, RANGE, { borehole: a.id, ...selections });
 
   it('open alerts list the last state of each alert not yet resolved, in every region or the chosen ones', async () => {
-    const query = findQuery('boreholes-overview', 'Open alerts');
+    const query = findQuery('boreholes-overview', 'Alertes ouvertes');
     const open = async (selections: Record<string, string | string[]>): Promise<string[]> =>
       rows(await runQuery('boreholes-overview', query, await variablesOf('boreholes-overview', selections)))
         .filter((row) => ours.has(String(row.borehole)))
@@ -240,7 +250,7 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
   });
 
   it('the map places the chosen regions\' boreholes at their registry coordinates', async () => {
-    const query = findQuery('boreholes-overview', 'Boreholes');
+    const query = findQuery('boreholes-overview', MAP);
     const placed = async (selections: Record<string, string | string[]>): Promise<Record<string, unknown>[]> =>
       rows(await runQuery('boreholes-overview', query, await variablesOf('boreholes-overview', selections))).filter((row) => ours.has(String(row.borehole)));
     expect((await placed({})).map((row) => row.borehole).sort()).toEqual([a.id, b.id, c.id]);
@@ -251,11 +261,74 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
     ]);
   });
 
+  it('the map places every borehole with its device status, the colour field: online, or offline since its last status', async () => {
+    const variables = await variablesOf('boreholes-overview');
+    const placed = new Map(rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', MAP, 'A'), variables)).map((row) => [String(row.borehole), row]));
+    const status = rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', MAP, 'B'), variables)).filter((row) => ours.has(String(row.borehole)));
+    // Joined by borehole as the panel's transformation does: each marker has its place and its colour.
+    const markers = status.map((row) => ({ borehole: row.borehole, online: row.online, lat: placed.get(String(row.borehole))?.lat }));
+    expect(markers.sort((x, y) => String(x.borehole).localeCompare(String(y.borehole)))).toEqual([
+      { borehole: a.id, online: 1, lat: a.location.lat },
+      { borehole: b.id, online: 1, lat: b.location.lat },
+      { borehole: c.id, online: 0, lat: c.location.lat },
+    ]);
+  });
+
+  it('every daily panel counts Bamako days: each bucket starts at midnight in Bamako, one a day over the range', async () => {
+    const daily = [...dashboards.values()].flatMap((board) =>
+      dashboardQueries(board)
+        .filter((query) => /time\(1d\)/.test(query.query))
+        .map((query) => ({ board, query })),
+    );
+    expect(daily.length).toBeGreaterThanOrEqual(3);
+    for (const { board, query } of daily) {
+      expect(query.query, query.where).toMatch(/tz\('Africa\/Bamako'\)$/);
+      const series = await runQuery(board.uid ?? '', query, await variablesOf(board.uid ?? ''));
+      const starts = [...new Set(series.flatMap((one) => one.values.map((row) => Number(row[0]))))].sort((x, y) => x - y);
+      expect(starts.length, query.where).toBeGreaterThanOrEqual(2);
+      for (const start of starts) expect(bamakoClock.format(start), `${query.where}: bucket ${new Date(start).toISOString()}`).toBe('00:00');
+      for (let index = 1; index < starts.length; index += 1) expect((starts[index] ?? 0) - (starts[index - 1] ?? 0), query.where).toBe(DAY);
+      expect(starts[0], query.where).toBeGreaterThanOrEqual(START);
+      expect(starts[starts.length - 1], query.where).toBeLessThanOrEqual(END);
+    }
+  });
+
+  it('the server applies tz() to the buckets, so the Bamako days above are not an accident of UTC', async () => {
+    // Bamako is UTC+0 all year, so its midnights are UTC midnights; Lagos (UTC+1) shows that the
+    // server shifts buckets by the zone instead of ignoring the clause.
+    const query = dashboardQueries(dashboard('borehole-detail')).find((candidate) => /time\(1d\)/.test(candidate.query));
+    expect(query).toBeDefined();
+    const lagos = { ...(query as DashboardQuery), query: (query as DashboardQuery).query.replace("tz('Africa/Bamako')", "tz('Africa/Lagos')") };
+    const series = await runQuery('borehole-detail', lagos, await variablesOf('borehole-detail'));
+    const starts = series.flatMap((one) => one.values.map((row) => Number(row[0]))).filter((start) => start >= START);
+    expect(starts.length).toBeGreaterThan(0);
+    for (const start of starts) expect(new Date(start).toISOString().slice(11, 16)).toBe('23:00');
+  });
+
+  it('every number a table shows has a unit or a meaning (value mapping)', async () => {
+    const problems: string[] = [];
+    for (const board of dashboards.values()) {
+      const variables = await variablesOf(board.uid ?? '');
+      for (const panel of allPanels(board).filter((candidate) => candidate.type === 'table')) {
+        for (const query of dashboardQueries(board).filter((candidate) => candidate.panel === panel)) {
+          for (const one of await runQuery(board.uid ?? '', query, variables)) {
+            one.columns.forEach((column, index) => {
+              if (column === 'time' || !one.values.some((row) => typeof row[index] === 'number')) return;
+              const names = [column, renamedFields(panel)[column] ?? column];
+              if (!fieldProperty(panel, names, 'unit') && !fieldProperty(panel, names, 'mappings')) problems.push(`${query.where}: column ${column} ("${names[1] ?? ''}") has numbers without a unit`);
+            });
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('the status table has a row for every borehole, including one silent in the range', async () => {
     const variables = await variablesOf('boreholes-overview');
-    const registry = rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', 'Status of each borehole', 'A'), variables));
+    const registry = rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', 'État de chaque forage', 'A'), variables));
     expect(registry.filter((row) => ours.has(String(row.borehole))).map((row) => row.name)).toEqual([a.name, b.name, c.name]);
-    const pump = rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', 'Status of each borehole', 'B'), variables));
+    const pump = rows(await runQuery('boreholes-overview', findQuery('boreholes-overview', 'État de chaque forage', 'B'), variables));
     // Every borehole reported until the end of the range: its last reading is the last minute.
     expect(pump.filter((row) => ours.has(String(row.borehole))).map((row) => row.time)).toEqual([END, END, END]);
   });
@@ -264,7 +337,7 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
     const variables = await variablesOf('boreholes-uptime');
     const byBorehole = async (refId: string): Promise<Map<string, Record<string, unknown>>> =>
       new Map(
-        rows(await runQuery('boreholes-uptime', findQuery('boreholes-uptime', 'Uptime per borehole', refId), variables))
+        rows(await runQuery('boreholes-uptime', findQuery('boreholes-uptime', 'Disponibilité par forage', refId), variables))
           .filter((row) => ours.has(String(row.borehole)))
           .map((row) => [String(row.borehole), row]),
       );
@@ -283,17 +356,17 @@ describe.skipIf(targets.length === 0).each(targets)('Grafana dashboards against 
 
   it('the borehole detail draws the intake depth from the registry, the dry run reaching it, and the fault', async () => {
     const variables = await variablesOf('borehole-detail');
-    const level = await runQuery('borehole-detail', findQuery('borehole-detail', 'Water level and pump intake', 'A'), variables);
-    const intake = await runQuery('borehole-detail', findQuery('borehole-detail', 'Water level and pump intake', 'B'), variables);
-    expect(rows(intake).map((row) => row.pump_intake)).toEqual([-a.pump.intake_depth_m]);
+    const level = await runQuery('borehole-detail', findQuery('borehole-detail', "Niveau d'eau et crépine de la pompe (m)", 'A'), variables);
+    const intake = await runQuery('borehole-detail', findQuery('borehole-detail', "Niveau d'eau et crépine de la pompe (m)", 'B'), variables);
+    expect(rows(intake).map((row) => row.pump_intake_m)).toEqual([-a.pump.intake_depth_m]);
     const levels = rows(level)
-      .map((row) => row.water_level)
+      .map((row) => row.water_level_m)
       .filter((value): value is number => typeof value === 'number');
     // Normal life keeps the water well above the intake; the dry run brings it down to it.
     expect(Math.min(...levels)).toBeLessThan(-a.pump.intake_depth_m + 1);
     expect(Math.max(...levels)).toBeGreaterThan(-0.8 * a.pump.intake_depth_m);
 
-    const faults = rows(await runQuery('borehole-detail', findQuery('borehole-detail', 'Pump running and faults', 'B'), variables)).map((row) => row.fault);
+    const faults = rows(await runQuery('borehole-detail', findQuery('borehole-detail', 'Marche de la pompe et pannes', 'B'), variables)).map((row) => row.fault);
     expect(new Set(faults)).toEqual(new Set(['', 'dry_run']));
 
     const annotations = dashboardQueries(dashboard('borehole-detail')).find((query) => query.kind === 'annotation');

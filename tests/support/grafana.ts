@@ -44,15 +44,42 @@ export interface Target {
   hide?: boolean;
 }
 
+/** A data link (fieldConfig `links`): Grafana interpolates `${__data.fields.x}` and the like. */
+export interface DataLink {
+  title?: string;
+  url?: string;
+  targetBlank?: boolean;
+}
+
+export interface FieldConfigOverride {
+  matcher?: { id?: string; options?: unknown };
+  properties?: { id: string; value?: unknown }[];
+}
+
+export interface FieldConfig {
+  defaults?: { unit?: string; links?: DataLink[]; mappings?: unknown[]; [key: string]: unknown };
+  overrides?: FieldConfigOverride[];
+}
+
+export interface Transformation {
+  id: string;
+  options?: Record<string, unknown>;
+}
+
 export interface Panel {
   id?: number;
   type?: string;
   title?: string;
+  description?: string;
   datasource?: DatasourceRef | string | null;
   targets?: Target[];
   panels?: Panel[];
   interval?: string;
   maxDataPoints?: number;
+  fieldConfig?: FieldConfig;
+  transformations?: Transformation[];
+  options?: Record<string, unknown>;
+  links?: DataLink[];
 }
 
 export interface Variable {
@@ -80,6 +107,9 @@ export interface Dashboard {
   id?: number | null;
   uid?: string;
   title?: string;
+  description?: string;
+  timezone?: string;
+  links?: (DataLink & { type?: string; tags?: string[] })[];
   schemaVersion?: number;
   time?: { from: string; to: string };
   panels?: Panel[];
@@ -110,6 +140,64 @@ export function allPanels(dashboard: Dashboard): Panel[] {
   };
   walk(dashboard.panels);
   return out;
+}
+
+/**
+ * The columns a query answers with, as Grafana names the fields of a table: the outer SELECT's
+ * aliases (or bare field names, or the function name InfluxDB gives an unaliased call), then the
+ * tags of its GROUP BY. Enough for the dashboards' own queries, not a full InfluxQL parser.
+ */
+export function queryColumns(query: string): string[] {
+  const topLevel = (text: string, separator: RegExp): string[] => {
+    const parts: string[] = [];
+    let depth = 0;
+    let quote: string | undefined;
+    let start = 0;
+    for (let index = 0; index < text.length; index += 1) {
+      const char = text[index] ?? '';
+      if (quote) {
+        if (char === '\\') index += 1;
+        else if (char === quote) quote = undefined;
+      } else if (char === '"' || char === "'") quote = char;
+      else if (char === '(') depth += 1;
+      else if (char === ')') depth -= 1;
+      else if (depth === 0 && separator.test(text.slice(index))) {
+        parts.push(text.slice(start, index));
+        start = index + (separator.exec(text.slice(index))?.[0].length ?? 1);
+        index = start - 1;
+      }
+    }
+    parts.push(text.slice(start));
+    return parts;
+  };
+  const [select = '', ...rest] = topLevel(query.replace(/^\s*SELECT\s+/i, ''), /^\s+FROM\s+/i);
+  const columns = topLevel(select, /^,/).map((item) => {
+    const alias = /\bAS\s+"([^"]+)"\s*$/i.exec(item);
+    if (alias) return alias[1] ?? '';
+    const field = /^\s*"([^"]+)"\s*$/.exec(item);
+    if (field) return field[1] ?? '';
+    return /^\s*(\w+)\s*\(/.exec(item)?.[1] ?? item.trim();
+  });
+  const outer = topLevel(rest.join(' FROM '), /^\s+GROUP\s+BY\s+/i);
+  const groupBy = outer.length > 1 ? (outer[outer.length - 1] ?? '') : '';
+  const tags = [...groupBy.replace(/\s+(fill|tz|LIMIT|SLIMIT|ORDER)\b[\s\S]*$/i, '').matchAll(/"([^"]+)"/g)].map((match) => match[1] ?? '');
+  return [...columns, ...tags];
+}
+
+/** The organize transformation's new names (what the officer reads), by the field's name in the answer. */
+export function renamedFields(panel: Panel): Record<string, string> {
+  const organize = (panel.transformations ?? []).find((transformation) => transformation.id === 'organize');
+  return ((organize?.options ?? {}) as { renameByName?: Record<string, string> }).renameByName ?? {};
+}
+
+/** A field config property for a field known by any of `names`: its byName override, else the defaults. */
+export function fieldProperty(panel: Panel, names: readonly string[], property: string): unknown {
+  for (const override of panel.fieldConfig?.overrides ?? []) {
+    if (override.matcher?.id !== 'byName' || !names.includes(String(override.matcher.options))) continue;
+    const found = override.properties?.find((candidate) => candidate.id === property);
+    if (found) return found.value;
+  }
+  return (panel.fieldConfig?.defaults ?? {})[property];
 }
 
 export function variableQuery(variable: Variable): string | undefined {

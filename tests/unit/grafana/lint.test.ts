@@ -1,7 +1,8 @@
 /**
  * Static checks of the Grafana provisioning and dashboards: what would make a dashboard fail to
- * load, point at the wrong datasource, break on another Grafana version, or only work for the
- * example villages. Whether the queries answer with data is the integration suite's job
+ * load, point at the wrong datasource, break on another Grafana version, only work for the
+ * example villages, reach for the internet (a district office often has none), or speak English
+ * to the officers who read it in French. Whether the queries answer with data is the integration suite's job
  * (tests/integration/grafana-dashboards.test.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -15,15 +16,21 @@ import {
   DASHBOARDS_DIR,
   dashboardQueries,
   DATASOURCE_UID,
+  fieldProperty,
   GLOBAL_VARIABLES,
   GRAFANA_DIR,
   interpolate,
   isAliasPattern,
   loadDashboards,
   panelIntervalMs,
+  queryColumns,
+  renamedFields,
   variableQuery,
   variableReferences,
+  type Dashboard,
+  type DataLink,
   type DatasourceRef,
+  type Panel,
   type VariableState,
 } from '../../support/grafana.js';
 import { registryEntry } from '../../support/fixtures.js';
@@ -376,5 +383,386 @@ describe('Grafana interpolation as the tests reproduce it', () => {
     expect(panelIntervalMs(0, 2 * 86_400_000, { minIntervalMs: 60_000 })).toBe(120_000);
     expect(panelIntervalMs(0, 3_600_000, { minIntervalMs: 60_000 })).toBe(60_000);
     expect(panelIntervalMs(0, 30 * 86_400_000, { minIntervalMs: 60_000 })).toBe(1_800_000);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// An office without internet, and officers who read French
+
+interface ComposeService {
+  image?: string;
+  volumes?: unknown[];
+  environment?: Record<string, unknown> | string[];
+}
+const compose = readYaml(join(ROOT, 'docker-compose.yml')) as { services?: Record<string, ComposeService> };
+const grafanaService = Object.values(compose.services ?? {}).find((service) => service.image?.startsWith('grafana/')) ?? {};
+/** Where Grafana's image keeps the files it serves under /public/ (its static root). */
+const GRAFANA_PUBLIC_PATH = '/usr/share/grafana/public';
+/** Hosts of the stack itself: the compose services, and this machine. */
+const STACK_HOSTS = new Set([...Object.keys(compose.services ?? {}), 'localhost', '127.0.0.1']);
+/** Layers that draw only what the panel's data or a file served by Grafana holds. */
+const LOCAL_LAYER_TYPES = new Set(['markers', 'geojson', 'heatmap']);
+/** Base layers that fetch tiles or styles from a server ('default' is CARTO unless configured). */
+const TILE_LAYER_TYPES = new Set(['default', 'xyz', 'carto', 'osm-standard', 'esri-xyz', 'maplibre']);
+const NUMERIC_PANEL_TYPES = new Set(['timeseries', 'stat', 'barchart', 'bargauge', 'gauge', 'histogram']);
+/** Tags that are columns of a table answer but never numbers. */
+const TAG_COLUMNS = new Set(['borehole', 'region', 'commune', 'rule', 'severity', 'period']);
+/** Units live in names (shared/STYLE.md): the Grafana unit each suffix must be shown with. */
+const UNIT_OF_SUFFIX: [RegExp, string][] = [
+  [/_lpm$/, 'flowlpm'],
+  [/_m3$/, 'm3'],
+  [/_m$/, 'lengthm'],
+  [/_a$/, 'amp'],
+  [/_v$/, 'volt'],
+  [/_pct$/, 'percent'],
+  [/_dbm$/, 'dBm'],
+  [/(^|_)hours(_|$)/, 'h'],
+];
+/** How a unit reads in a title. Units without a symbol (counts) need none. */
+const UNIT_SYMBOL: Record<string, string> = { flowlpm: 'L/min', m3: 'm³', lengthm: 'm', amp: 'A', volt: 'V', percent: '%', dBm: 'dBm', h: 'h' };
+/**
+ * English words the dashboards used to say, and their kin: none may be left in what an officer
+ * reads. Words that are French too (signal, village, commune, message, info) are not listed.
+ */
+const ENGLISH_WORDS = new Set(
+  `the of and per by with from for since when each every all whole none no not without
+  water flow level levels pump pumps running stopped current voltage battery device devices
+  borehole boreholes network overview detail status open opened alerts alert acknowledged resolved
+  critical warning uptime coverage failures failure hours hour delivered day days daily
+  name online offline fault faults rated intake depth region regions reading readings last
+  data map marker markers hover range chosen intake show shows`.split(/\s+/),
+);
+
+function composeMounts(): Map<string, string> {
+  return new Map(
+    (grafanaService.volumes ?? [])
+      .filter((volume): volume is string => typeof volume === 'string')
+      .map((volume) => volume.split(':'))
+      .map(([source = '', target = '']) => [target, relative(ROOT, join(ROOT, source))]),
+  );
+}
+
+function composeEnvironment(): Record<string, string> {
+  const environment = grafanaService.environment ?? {};
+  if (Array.isArray(environment)) {
+    return Object.fromEntries(
+      environment.map((entry): [string, string] => {
+        const [key = '', value = ''] = String(entry).split(/=(.*)/s);
+        return [key, value];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, String(value)]));
+}
+
+/** The repository file Grafana serves at a `public/...` path, through a compose mount. */
+function servedFile(src: string): string | undefined {
+  const container = `${GRAFANA_PUBLIC_PATH}/${src.replace(/^\/?public\//, '')}`;
+  return composeMounts().get(container);
+}
+
+/** Addresses with a scheme (http://, https://, ws://...) and their host. */
+function addresses(text: string): { url: string; host: string }[] {
+  return [...text.matchAll(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>)\]]+/gi)].map((match) => ({ url: match[0], host: /^[^:]+:\/\/([^/:?#]+)/.exec(match[0])?.[1] ?? '' }));
+}
+
+interface MapLayer {
+  type?: string;
+  name?: string;
+  config?: { src?: string; style?: { color?: { field?: string } } };
+  location?: { mode?: string; latitude?: string; longitude?: string };
+}
+
+function geomapLayers(panel: Panel): { basemap: MapLayer | undefined; layers: MapLayer[] } {
+  const options = (panel.options ?? {}) as { basemap?: MapLayer; layers?: MapLayer[] };
+  return { basemap: options.basemap, layers: options.layers ?? [] };
+}
+
+/** The columns of every query of a panel. */
+function panelColumns(panel: Panel): Set<string> {
+  return new Set((panel.targets ?? []).flatMap((target) => queryColumns(target.query ?? '')));
+}
+
+/** Every text an officer reads on a dashboard, with where it is. */
+function readableTexts(dashboard: Dashboard): { where: string; text: string }[] {
+  const texts: { where: string; text: string }[] = [
+    { where: 'title', text: dashboard.title ?? '' },
+    { where: 'description', text: dashboard.description ?? '' },
+    ...(dashboard.links ?? []).map((link) => ({ where: 'link', text: link.title ?? '' })),
+    ...(dashboard.templating?.list ?? []).flatMap((variable) => [
+      { where: `variable $${variable.name} label`, text: variable.label ?? '' },
+      { where: `variable $${variable.name} description`, text: (variable as { description?: string }).description ?? '' },
+    ]),
+    ...(dashboard.annotations?.list ?? []).map((annotation) => ({ where: 'annotation', text: annotation.name ?? '' })),
+  ];
+  for (const panel of allPanels(dashboard)) {
+    const where = `panel ${panel.id ?? '?'}`;
+    texts.push({ where: `${where} title`, text: panel.title ?? '' }, { where: `${where} description`, text: panel.description ?? '' });
+    for (const name of Object.values(renamedFields(panel))) texts.push({ where: `${where} column`, text: name });
+    for (const target of panel.targets ?? []) if (target.alias && !target.alias.startsWith('$')) texts.push({ where: `${where} legend`, text: target.alias });
+    const { basemap, layers } = geomapLayers(panel);
+    for (const layer of [basemap, ...layers]) if (layer?.name) texts.push({ where: `${where} layer`, text: layer.name });
+    for (const override of panel.fieldConfig?.overrides ?? []) {
+      for (const property of override.properties ?? []) if (property.id === 'displayName') texts.push({ where: `${where} field`, text: String(property.value) });
+    }
+    // Value mapping texts and data link titles, wherever they sit in the field config.
+    for (const { path, text } of strings(panel.fieldConfig ?? {})) {
+      if (/\.text$/.test(path) || /links\[\d+\]\.title$/.test(path)) texts.push({ where: `${where} ${path}`, text });
+    }
+  }
+  return texts;
+}
+
+/** The words of a text, leaving out `code`, ${variables} and identifiers such as rate_lpm. */
+function words(text: string): string[] {
+  return text
+    .replace(/`[^`]*`/g, ' ')
+    .replace(/\$\{[^}]*\}|\$\w+/g, ' ')
+    .split(/\s+/)
+    .filter((token) => !token.includes('_'))
+    .flatMap((token) => token.toLowerCase().match(/\p{L}+/gu) ?? []);
+}
+
+/** Every data link of a panel (its fields' links, default and per field, and its own). */
+function panelLinks(panel: Panel): DataLink[] {
+  const links = [...(panel.fieldConfig?.defaults?.links ?? []), ...(panel.links ?? [])];
+  for (const override of panel.fieldConfig?.overrides ?? []) {
+    for (const property of override.properties ?? []) if (property.id === 'links' && Array.isArray(property.value)) links.push(...(property.value as DataLink[]));
+  }
+  return links;
+}
+
+type Ring = [number, number][];
+interface RegionFeature {
+  type: string;
+  properties?: { name?: unknown };
+  geometry?: { type: string; coordinates: unknown };
+}
+
+function polygonsOf(feature: RegionFeature): Ring[][] {
+  const geometry = feature.geometry;
+  if (geometry?.type === 'Polygon') return [geometry.coordinates as Ring[]];
+  if (geometry?.type === 'MultiPolygon') return geometry.coordinates as Ring[][];
+  return [];
+}
+
+/** Even-odd ray casting: inside the outer ring and outside its holes. */
+function contains(polygon: Ring[], lon: number, lat: number): boolean {
+  let inside = false;
+  for (const ring of polygon) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+      const [xi = 0, yi = 0] = ring[i] ?? [];
+      const [xj = 0, yj = 0] = ring[j] ?? [];
+      if (yi > lat !== yj > lat && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+describe('Grafana in an office without internet', () => {
+  it('no dashboard, provisioning file or Grafana setting names an address outside the stack', () => {
+    const problems: string[] = [];
+    for (const { file, dashboard } of dashboards) {
+      for (const { path, text } of strings(dashboard)) {
+        for (const { url, host } of addresses(text)) if (!STACK_HOSTS.has(host)) problems.push(`${file}${path}: ${url}`);
+      }
+    }
+    const provisioning = join(GRAFANA_DIR, 'provisioning');
+    for (const file of readdirSync(provisioning, { recursive: true, encoding: 'utf8' }).filter((name) => /\.(ya?ml|json)$/.test(name))) {
+      for (const { url, host } of addresses(readFileSync(join(provisioning, file), 'utf8'))) if (!STACK_HOSTS.has(host)) problems.push(`provisioning/${file}: ${url}`);
+    }
+    for (const [name, value] of Object.entries(composeEnvironment())) {
+      for (const { url, host } of addresses(value)) if (!STACK_HOSTS.has(host)) problems.push(`docker-compose.yml grafana ${name}: ${url}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it.each(byTitle)('%s: every map draws on outlines Grafana serves from the repository, never on map tiles', (_title, dashboard) => {
+    const problems: string[] = [];
+    for (const panel of allPanels(dashboard).filter((candidate) => candidate.type === 'geomap')) {
+      const { basemap, layers } = geomapLayers(panel);
+      const name = `panel "${panel.title ?? ''}"`;
+      // Without a basemap Grafana draws its default one: CARTO's tiles, from the internet.
+      if (!basemap?.type) problems.push(`${name}: no basemap, so Grafana's default (internet tiles)`);
+      for (const layer of [basemap, ...layers]) {
+        if (!layer?.type) continue;
+        if (TILE_LAYER_TYPES.has(layer.type) || !LOCAL_LAYER_TYPES.has(layer.type)) problems.push(`${name}: layer "${layer.name ?? ''}" is of type ${layer.type}`);
+        if (layer.type === 'geojson') {
+          const src = layer.config?.src ?? 'public/maps/countries.geojson';
+          if (!/^public\/maps\/[\w.-]+\.geojson$/.test(src)) problems.push(`${name}: GeoJSON ${src} is not a file Grafana serves under public/maps/`);
+          else if (!src.startsWith('public/maps/countries.geojson')) {
+            const file = servedFile(src);
+            if (!file) problems.push(`${name}: docker-compose.yml mounts nothing at ${GRAFANA_PUBLIC_PATH}/${src.slice('public/'.length)}`);
+            else if (!existsSync(join(ROOT, file))) problems.push(`${name}: ${file} does not exist`);
+          }
+        }
+      }
+      if (basemap?.type !== 'geojson') problems.push(`${name}: the basemap should be the region outlines (geojson), not ${basemap?.type ?? 'none'}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('Grafana gives any new map the same outlines as its default base layer', () => {
+    const config = JSON.parse(composeEnvironment().GF_GEOMAP_DEFAULT_BASELAYER_CONFIG ?? 'null') as MapLayer | null;
+    expect(config?.type).toBe('geojson');
+    const src = config?.config?.src ?? '';
+    expect(servedFile(src), `${src} is not mounted into Grafana`).toBe('grafana/maps/mali-regions.geojson');
+  });
+
+  it('the region outlines are closed polygons over Mali, and put each example borehole in the region its registry names', () => {
+    const collection = JSON.parse(readFileSync(join(GRAFANA_DIR, 'maps/mali-regions.geojson'), 'utf8')) as { type: string; features: RegionFeature[] };
+    expect(collection.type).toBe('FeatureCollection');
+    const problems: string[] = [];
+    const all: [number, number][] = [];
+    for (const feature of collection.features) {
+      const name = typeof feature.properties?.name === 'string' ? feature.properties.name : '';
+      if (!name) problems.push('a feature without a name');
+      const polygons = polygonsOf(feature);
+      if (polygons.length === 0) problems.push(`${name}: ${feature.geometry?.type ?? 'no geometry'} is not a polygon`);
+      for (const ring of polygons.flat()) {
+        const [first, last] = [ring[0], ring[ring.length - 1]];
+        if (ring.length < 4 || first?.[0] !== last?.[0] || first?.[1] !== last?.[1]) problems.push(`${name}: a ring that does not close`);
+        all.push(...ring);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(collection.features.length).toBeGreaterThanOrEqual(9);
+    const lons = all.map(([lon]) => lon);
+    const lats = all.map(([, lat]) => lat);
+    // Mali spans about 12.2° W to 4.3° E and 10.1° N to 25° N.
+    expect([Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)]).toEqual([
+      expect.closeTo(-12.24, 0),
+      expect.closeTo(4.24, 0),
+      expect.closeTo(10.15, 0),
+      expect.closeTo(25, 0),
+    ]);
+
+    const registry = readYaml(join(ROOT, 'config/boreholes.example.yaml')) as { boreholes: { id: string; region: string; location: { lat: number; lon: number } }[] };
+    expect(registry.boreholes.length).toBeGreaterThan(0);
+    for (const borehole of registry.boreholes) {
+      const inside = collection.features.filter((feature) => polygonsOf(feature).some((polygon) => contains(polygon, borehole.location.lon, borehole.location.lat)));
+      expect(
+        inside.map((feature) => feature.properties?.name),
+        borehole.id,
+      ).toEqual([borehole.region]);
+    }
+  });
+});
+
+describe('Grafana in French, with units', () => {
+  it.each(byTitle)('%s: titles, columns, legends, values and descriptions are French', (_title, dashboard) => {
+    const problems: string[] = [];
+    for (const { where, text } of readableTexts(dashboard)) {
+      const english = words(text).filter((word) => ENGLISH_WORDS.has(word));
+      if (english.length > 0) problems.push(`${where} "${text.slice(0, 60)}": ${[...new Set(english)].join(', ')}`);
+    }
+    for (const panel of allPanels(dashboard)) if (!panel.title?.trim()) problems.push(`panel ${panel.id ?? '?'} has no title`);
+    expect(problems).toEqual([]);
+  });
+
+  it.each(byTitle)('%s: every numeric panel has a unit, and its title says it', (_title, dashboard) => {
+    const problems: string[] = [];
+    for (const panel of allPanels(dashboard).filter((candidate) => NUMERIC_PANEL_TYPES.has(candidate.type ?? ''))) {
+      const unit = panel.fieldConfig?.defaults?.unit;
+      if (!unit) {
+        problems.push(`panel "${panel.title ?? ''}": no unit`);
+        continue;
+      }
+      const units = new Set([unit]);
+      for (const override of panel.fieldConfig?.overrides ?? []) {
+        for (const property of override.properties ?? []) if (property.id === 'unit') units.add(String(property.value));
+      }
+      for (const one of units) {
+        const symbol = UNIT_SYMBOL[one];
+        if (symbol && !(panel.title ?? '').includes(`(${symbol})`)) problems.push(`panel "${panel.title ?? ''}": the title does not say its unit (${symbol})`);
+        if (!symbol && one !== 'none') problems.push(`panel "${panel.title ?? ''}": unit ${one} has no symbol this lint knows`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it.each(byTitle)('%s: every column whose name carries a unit is shown with that unit', (_title, dashboard) => {
+    const problems: string[] = [];
+    for (const panel of allPanels(dashboard)) {
+      const rename = renamedFields(panel);
+      for (const target of panel.targets ?? []) {
+        for (const column of queryColumns(target.query ?? '')) {
+          if (TAG_COLUMNS.has(column)) continue;
+          const expected = UNIT_OF_SUFFIX.find(([suffix]) => suffix.test(column))?.[1];
+          if (!expected) continue;
+          const names = [column, rename[column] ?? column, ...(target.alias && !target.alias.startsWith('$') ? [target.alias] : [])];
+          const unit = fieldProperty(panel, names, 'unit');
+          if (unit !== expected) problems.push(`panel "${panel.title ?? ''}" column ${column}: unit ${String(unit)}, expected ${expected}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it.each(byTitle)('%s: is in Bamako time, and its days run from midnight to midnight in Bamako', (_title, dashboard) => {
+    expect(dashboard.timezone).toBe('Africa/Bamako');
+    const problems = dashboardQueries(dashboard)
+      .filter((query) => /GROUP BY[^()]*time\(\s*1d\s*\)/i.test(query.query) && !/\btz\('Africa\/Bamako'\)\s*$/.test(query.query))
+      .map((query) => `${query.where}: daily buckets without tz('Africa/Bamako') at the end`);
+    expect(problems).toEqual([]);
+  });
+
+  it('the daily queries docs/grafana.md offers to copy count Bamako days too', () => {
+    const documented = [...readFileSync(join(ROOT, 'docs/grafana.md'), 'utf8').matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => (match[1] ?? '').trim());
+    const daily = documented.filter((query) => /time\(1d\)/.test(query));
+    expect(daily.length).toBeGreaterThan(0);
+    for (const query of daily) expect(query).toMatch(/\btz\('Africa\/Bamako'\)$/);
+  });
+
+  it.each(byTitle)('%s: data links open a dashboard that exists, with variables it has, for a field the panel has', (_title, dashboard) => {
+    const uids = new Map(dashboards.map(({ dashboard: one }) => [one.uid ?? '', new Set((one.templating?.list ?? []).map((variable) => variable.name))]));
+    const problems: string[] = [];
+    for (const panel of allPanels(dashboard)) {
+      const columns = panelColumns(panel);
+      for (const link of panelLinks(panel)) {
+        const where = `panel "${panel.title ?? ''}" link "${link.title ?? ''}"`;
+        const match = /^\/d\/([a-z0-9-]+)(?:\/[\w-]*)?(?:\?(.*))?$/.exec(link.url ?? '');
+        if (!match) {
+          problems.push(`${where}: ${link.url ?? '(no url)'} is not a /d/<uid> link`);
+          continue;
+        }
+        const variables = uids.get(match[1] ?? '');
+        if (!variables) problems.push(`${where}: no dashboard has uid ${match[1] ?? ''}`);
+        for (const parameter of (match[2] ?? '').split('&').filter(Boolean)) {
+          if (parameter === '${__url_time_range}') continue;
+          const [key = '', value = ''] = parameter.split('=');
+          if (key.startsWith('var-') && variables && !variables.has(key.slice(4))) problems.push(`${where}: ${match[1] ?? ''} has no variable ${key.slice(4)}`);
+          else if (!key.startsWith('var-') && !['from', 'to', 'orgId', 'refresh'].includes(key)) problems.push(`${where}: unknown parameter ${key}`);
+          for (const field of value.matchAll(/\$\{__data\.fields\.(\w+)(?::\w+)?\}/g)) {
+            if (!columns.has(field[1] ?? '')) problems.push(`${where}: the panel's queries have no column ${field[1] ?? ''}`);
+          }
+        }
+        for (const field of (link.title ?? '').matchAll(/\$\{__data\.fields\.(\w+)\}/g)) if (!columns.has(field[1] ?? '')) problems.push(`${where}: title names missing column ${field[1] ?? ''}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('the network map and status table open the borehole detail, and the map colours each borehole by its device status', () => {
+    const overview = dashboards.find(({ dashboard }) => dashboard.uid === 'boreholes-overview')?.dashboard ?? {};
+    const map = allPanels(overview).find((panel) => panel.type === 'geomap');
+    const table = allPanels(overview).find((panel) => panel.type === 'table' && panelColumns(panel).has('online'));
+    for (const panel of [map, table]) {
+      expect(panelLinks(panel ?? {}).map((link) => link.url), panel?.title).toContain('/d/borehole-detail?var-borehole=${__data.fields.borehole:percentencode}&${__url_time_range}');
+    }
+    const markers = geomapLayers(map ?? {}).layers.find((layer) => layer.type === 'markers');
+    const colourField = markers?.config?.style?.color?.field ?? '';
+    // The colour comes from the device's last status (contract section 2, `device.online`).
+    expect(colourField).toBe('online');
+    const statusQuery = (map?.targets ?? []).find((target) => queryColumns(target.query ?? '').includes(colourField));
+    expect(statusQuery?.query).toMatch(/FROM "device"/);
+    const names = [colourField, renamedFields(map ?? {})[colourField] ?? colourField];
+    expect(fieldProperty(map ?? {}, names, 'color')).toEqual({ mode: 'thresholds' });
+    const steps = (fieldProperty(map ?? {}, names, 'thresholds') as { steps: { color: string; value: number | null }[] }).steps;
+    expect(steps).toEqual([
+      { color: 'red', value: null },
+      { color: 'green', value: 1 },
+    ]);
+    expect(markers?.location).toMatchObject({ mode: 'coords', latitude: 'lat', longitude: 'lon' });
   });
 });
