@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertChange } from './alerts/alert.js';
 import type { Config } from './config/env.js';
-import { ConfigError } from './config/errors.js';
+import { ConfigError, locatedText } from './config/errors.js';
 import { LiveRegistry, readRegistryFile, type RegistryReload } from './config/live-registry.js';
 import type { Registry } from './config/registry.js';
 import { DeadLetterLog, replayDeadLetters, type DeadLetterFilter, type ReplayResult } from './ingest/dead-letters.js';
@@ -404,7 +404,8 @@ export async function startService({
     try {
       next = await readRegistryFile(registryFile);
     } catch (error) {
-      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      // With the line and column, as npm run check prints them.
+      const problems = error instanceof ConfigError ? error.located.map(locatedText) : [(error as Error).message];
       metrics.registryReloads.inc({ result: 'refused' });
       registryLog.error({ trigger, file: registryFile, version: registry.version, problems }, 'registry reload refused: the running registry stays in use');
       return { result: 'refused', version: registry.version, boreholes: size, problems };
