@@ -153,6 +153,15 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
       archived: (limit) => store.listArchivedReports(limit),
       archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },
+    sms: {
+      query: (query) => store.querySms(query),
+      retry: (id) => (!store.smsById(id) ? 'not_found' : store.retrySms(id, clock.nowMs) ? 'retried' : 'not_failed'),
+      normaliseNumber: (raw) => (/^\+\d{8,15}$/.test(raw) ? raw : null),
+    },
+    // The admin routes exist (the OpenAPI document lists them); a test that needs their effect
+    // brings its own.
+    reloadRegistry: async () => ({ result: 'unchanged', version: 'harness', boreholes: registry.boreholes.size }),
+    replayDeadLetters: async () => ({ replayed: 0, acceptedReadings: 0, stillRefused: {}, remaining: 0, persisted: true }),
     now: () => clock.nowMs,
     ...overrides,
   });
