@@ -1,43 +1,28 @@
 import { z } from 'zod';
+import { DEFINITIONS, lifecycleParams, type ParamsShape } from '../rules/catalogue/index.js';
 
 /**
- * Every tunable of CONTRACT.md sections 4 (rules) and 5 (SMS), with its default. The registry may
- * override any of them for all boreholes (top-level `rules`) or per borehole; minutes accept
- * decimals so tests and pilots can use short windows (`offline_minutes: 0.5`).
+ * Every tunable of CONTRACT.md sections 4 (rules) and 5 (SMS), with its default: each rule's
+ * parameters as its definition declares them (src/rules/catalogue/), in catalogue order, then the
+ * alert lifecycle's. The registry may override any of them for all boreholes (top-level `rules`)
+ * or per borehole; minutes accept decimals so tests and pilots can use short windows
+ * (`offline_minutes: 0.5`).
  */
-export const RULE_DEFAULTS = {
-  no_flow_lpm: 1.0,
-  no_flow_minutes: 10,
-  low_water_margin_m: 3,
-  offline_minutes: 60,
-  max_starts_per_hour: 6,
-  low_output_ratio: 0.5,
-  service_hours: 2000,
-  clear_minutes: 5,
-  escalate_after_minutes: 120,
-} as const;
+const paramsShape = Object.assign({}, ...DEFINITIONS.map((definition) => definition.params.shape), lifecycleParams.shape) as ParamsShape;
 
-const positive = z.number().positive();
-const nonNegative = z.number().nonnegative();
+export type RuleParams = z.output<z.ZodObject<ParamsShape>>;
+
+export const RULE_DEFAULTS: Readonly<RuleParams> = Object.freeze(z.object(paramsShape).parse({}));
+
+type OverrideShape = { [K in keyof ParamsShape]: ReturnType<ParamsShape[K]['unwrap']> };
 
 export const ruleParamsOverrideSchema = z
-  .object({
-    no_flow_lpm: nonNegative,
-    no_flow_minutes: positive,
-    low_water_margin_m: nonNegative,
-    offline_minutes: positive,
-    max_starts_per_hour: z.number().int().positive(),
-    low_output_ratio: z.number().gt(0).lt(1),
-    service_hours: positive,
-    clear_minutes: nonNegative,
-    escalate_after_minutes: positive,
-  })
+  .object(Object.fromEntries(Object.entries(paramsShape).map(([name, schema]) => [name, schema.unwrap()])) as OverrideShape)
   .partial()
   // A misspelt parameter silently ignored would leave a village on the wrong threshold.
   .strict();
 
 export type RuleParamsOverride = z.infer<typeof ruleParamsOverrideSchema>;
-export type RuleParams = { -readonly [K in keyof typeof RULE_DEFAULTS]: number };
 
 export function resolveRuleParams(...overrides: (RuleParamsOverride | undefined)[]): RuleParams {
   const params: RuleParams = { ...RULE_DEFAULTS };

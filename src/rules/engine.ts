@@ -19,7 +19,7 @@ import {
 } from '../alerts/alert.js';
 import type { MaintenanceRecord, OperationalStore } from '../storage/sqlite-store.js';
 import { evaluateReadings, evaluateTick, forgetCondition, recordMaintenance, type RuleContext } from './evaluate.js';
-import { initialRuleState, upgradeRuleState, type RuleEvent, type RuleState } from './types.js';
+import { initialRuleState, type RuleEvent, type RuleState } from './types.js';
 
 export type AlertListener = (change: AlertChange) => void;
 
@@ -86,7 +86,8 @@ export class RulesEngine {
   }
 
   start(): void {
-    this.states = new Map([...this.options.store.loadRuleStates()].map(([id, saved]) => [id, upgradeRuleState(saved)]));
+    // Read back through the state's schema (rules/state.ts): any earlier shape loads.
+    this.states = new Map(this.options.store.loadRuleStates());
     // The service was down until now: nobody heard the boreholes, so none of that is their silence.
     this.restartSilence();
     // The contract asks for a re-check at least every 10 seconds.

@@ -19,32 +19,15 @@
  */
 import type { RuleParams } from '../config/rule-params.js';
 import type { Reading } from '../domain/reading.js';
-import { describeFault } from './messages.js';
-import {
-  RULE_IDS,
-  severityRank,
-  type Condition,
-  type JointEntry,
-  type RuleEvent,
-  type RuleId,
-  type RuleState,
-  type Severity,
-} from './types.js';
+import { CATALOGUE, DEFINITIONS } from './catalogue/index.js';
+import { MINUTE_MS, staleAfterMs, type Holding, type Instant, type Judgement, type RuleDefinition, type Timeline } from './catalogue/definition.js';
+import { RULE_IDS, severityRank, type Condition, type JointEntry, type RuleEvent, type RuleId, type RuleState } from './types.js';
 
 export interface RuleContext {
   params: RuleParams;
   intakeDepthM: number;
 }
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
-const MEDIAN_DAYS = 14;
-/** Fault codes are short words; a longer one is cut so that the state stays small. */
-const MAX_FAULT_LENGTH = 64;
-/** A tick closes a day this long after midnight, when no reading of the next day did it before. */
-const DAY_CLOSE_GRACE_MS = 15 * MINUTE_MS;
-/** Fewer completed days than this and low_output does not judge: there is no baseline yet. */
-const MIN_BASELINE_DAYS = 7;
 /**
  * How long a pump or flow reading waits (service clock, from its arrival) for the other topic to
  * reach its instant before `no_flow` judges it anyway. A store-and-forward device sends its
@@ -56,86 +39,33 @@ const MAX_JOINT_QUEUE = 2000;
 
 type Topic = 'pump' | 'flow' | 'level';
 
-/** The topic whose timeline each event-time rule is judged on; `no_flow` has its own, joint one. */
-const RULES_OF_TOPIC: Record<Topic, readonly RuleId[]> = {
-  pump: ['pump_fault', 'short_cycling', 'maintenance_due'],
-  flow: ['low_output'],
-  level: ['low_water'],
+/** The rules judged on each timeline, in catalogue order (docs/rules.md, "Across topics"). */
+const rulesOn = (timeline: Timeline): readonly RuleId[] => RULE_IDS.filter((rule) => CATALOGUE[rule].timeline === timeline);
+const RULES_ON: Record<Timeline, readonly RuleId[]> = {
+  pump: rulesOn('pump'),
+  flow: rulesOn('flow'),
+  level: rulesOn('level'),
+  joint: rulesOn('joint'),
+  silence: rulesOn('silence'),
 };
-const JOINT_RULES: readonly RuleId[] = ['no_flow'];
 
-const dayKey = (tsMs: number): string => new Date(tsMs).toISOString().slice(0, 10);
+const definitionOf = (rule: RuleId): RuleDefinition => CATALOGUE[rule];
 
-interface Holding {
-  severity: Severity;
-  detail: string;
-  fault?: string;
+/** An instant of a timeline, the same for every rule judged at it. */
+function instantAt(state: RuleState, tMs: number, context: RuleContext): Instant<RuleParams> {
+  const staleMs = staleAfterMs(context.params);
+  return {
+    tMs,
+    params: context.params,
+    intakeDepthM: context.intakeDepthM,
+    topics: state,
+    fresh: (factTs) => factTs !== null && tMs - factTs <= staleMs,
+  };
 }
 
-/**
- * What a condition is at an instant: holding, not holding (null), or unknown because the facts
- * it needs are stale. Unknown changes nothing: silence neither opens nor clears an alert (the
- * offline rule speaks for silence).
- */
-type Judgement = Holding | null | 'unknown';
-
-/** How long each rule's condition must hold before an alert opens. */
-function durationMs(rule: RuleId, params: RuleParams): number {
-  return rule === 'no_flow' ? params.no_flow_minutes * MINUTE_MS : 0;
-}
-
-/** A fact older than this (a device that went quiet) is unknown, not "still true". */
-const staleAfterMs = (params: RuleParams): number => params.offline_minutes * MINUTE_MS;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-/** What each event-time rule's condition is at `tMs`, from the facts in `state`. */
-function conditionsAt(state: RuleState, tMs: number, context: RuleContext): Record<RuleId, Judgement> {
-  const { params, intakeDepthM } = context;
-  const fresh = (factTs: number | null): boolean => factTs !== null && tMs - factTs <= staleAfterMs(params);
-  const out = {} as Record<RuleId, Judgement>;
-
-  out.pump_fault = !fresh(state.lastPumpTsMs)
-    ? 'unknown'
-    : state.fault !== ''
-      ? { severity: 'critical', detail: describeFault(state.fault), fault: state.fault }
-      : null;
-
-  // no_flow reads the joint timeline: the pump and flow as they stood together at `tMs`.
-  const joint = state.joint;
-  if (!fresh(joint.pumpTsMs)) out.no_flow = 'unknown';
-  else if (joint.running !== true) out.no_flow = null;
-  else if (!fresh(joint.flowTsMs) || joint.flowLpm === null) out.no_flow = 'unknown';
-  else out.no_flow = joint.flowLpm < params.no_flow_lpm ? { severity: 'critical', detail: `débit ${joint.flowLpm} l/min, pompe en marche` } : null;
-
-  if (fresh(state.lastLevelTsMs) && state.depthM !== null) {
-    const detail = `niveau ${state.depthM} m, crépine à ${intakeDepthM} m`;
-    out.low_water =
-      state.depthM >= intakeDepthM
-        ? { severity: 'critical', detail }
-        : state.depthM >= intakeDepthM - params.low_water_margin_m
-          ? { severity: 'warning', detail }
-          : null;
-  } else {
-    out.low_water = 'unknown';
-  }
-
-  const startsInHour = state.starts.filter((s) => s > tMs - HOUR_MS).length;
-  out.short_cycling =
-    startsInHour > params.max_starts_per_hour ? { severity: 'warning', detail: `${startsInHour} démarrages en une heure` } : null;
-
-  out.low_output = state.lowOutput.holds ? { severity: 'warning', detail: state.lowOutput.detail } : null;
-
-  const runningHours = state.runningMsSinceService / HOUR_MS;
-  out.maintenance_due =
-    runningHours > params.service_hours
-      ? { severity: 'info', detail: `${Math.round(runningHours)} h de pompage depuis le dernier entretien` }
-      : null;
-  return out;
+/** Merges a rule's returned facts into the state; the same object back means nothing changed. */
+function withFacts(state: RuleState, before: object, after: object): RuleState {
+  return after === before ? state : { ...state, ...after };
 }
 
 const faultOf = (holding: Holding): { fault?: string } => (holding.fault === undefined ? {} : { fault: holding.fault });
@@ -154,8 +84,9 @@ function track(
   events: RuleEvent[],
 ): Condition | undefined {
   if (holding === 'unknown') return condition;
-  const duration = durationMs(rule, params);
-  const clearMs = params.clear_minutes * MINUTE_MS;
+  const definition = definitionOf(rule);
+  const duration = definition.durationMs(params);
+  const clearMs = definition.clearMs(params);
   if (holding) {
     if (!condition) {
       if (duration === 0) {
@@ -199,93 +130,27 @@ function track(
   return { ...condition, phase: 'clearing', clearSinceMs };
 }
 
-/** Folds one reading into the facts. */
+/**
+ * Folds one reading into the facts: each rule's own (seeing the topics as they stood before the
+ * reading), then the topic's timeline.
+ */
 function absorb(state: RuleState, reading: Reading, params: RuleParams): RuleState {
+  let next = state;
+  for (const definition of DEFINITIONS) {
+    if (!definition.absorb) continue;
+    next = withFacts(next, next, definition.absorb(next, reading, state, params));
+  }
   const t = reading.tsMs;
   switch (reading.kind) {
-    case 'pump': {
-      const running = reading.values.running;
-      let { runningMsSinceService } = state;
-      if (state.running === true && state.lastPumpTsMs !== null) {
-        // Running time between two readings, but never across a gap the device was silent for.
-        runningMsSinceService += Math.min(t - state.lastPumpTsMs, staleAfterMs(params));
-      }
-      const started = running && state.running !== true;
-      // One more start than the limit is all it takes to judge "more than the limit": a relay
-      // chattering every few seconds must not grow the state.
-      const starts = (started ? [...state.starts, t] : state.starts)
-        .filter((s) => s > t - HOUR_MS)
-        .slice(-(params.max_starts_per_hour + 1));
-      const fault = (reading.values.fault ?? '').slice(0, MAX_FAULT_LENGTH);
-      return { ...state, running, lastPumpTsMs: t, fault, starts, runningMsSinceService };
-    }
+    case 'pump':
+      return { ...next, running: reading.values.running, lastPumpTsMs: t };
     case 'flow':
-      return accumulateVolume({ ...state, flowLpm: reading.values.rate_lpm, lastFlowTsMs: t }, state, reading.values.total_m3, t, params);
+      return { ...next, flowLpm: reading.values.rate_lpm, lastFlowTsMs: t };
     case 'level':
-      return { ...state, depthM: reading.values.depth_m, lastLevelTsMs: t };
+      return { ...next, depthM: reading.values.depth_m, lastLevelTsMs: t };
     case 'status':
-      return state;
+      return next;
   }
-}
-
-/**
- * Adds a flow reading to the day's pumped volume: from the meter total where the device sends one
- * (a total that goes down is a meter reset: counting restarts from the new value), else from the
- * flow rate held since the previous reading.
- */
-function accumulateVolume(
-  next: RuleState,
-  previous: RuleState,
-  totalM3: number | undefined,
-  tMs: number,
-  params: RuleParams,
-): RuleState {
-  const key = dayKey(tMs);
-  let state = next;
-  if (state.day && key < state.day.key) {
-    // Measured before a midnight that a tick already passed: its water belongs to the day before,
-    // which is kept as counted; the day being accumulated starts from this meter reading.
-    const closed = state.days.at(-1);
-    const added = totalM3 !== undefined && state.day.lastTotalM3 !== null && totalM3 >= state.day.lastTotalM3 ? totalM3 - state.day.lastTotalM3 : 0;
-    const days = closed?.day === key ? [...state.days.slice(0, -1), { day: key, m3: closed.m3 + added }] : state.days;
-    return { ...state, days, day: { ...state.day, lastTotalM3: totalM3 ?? state.day.lastTotalM3 } };
-  }
-  if (state.day && state.day.key !== key) {
-    // A day that ends in silence was not seen whole: kept, but not judged.
-    const seenToTheEnd = previous.lastFlowTsMs !== null && tMs - previous.lastFlowTsMs <= staleAfterMs(params);
-    state = closeDay(state, params, seenToTheEnd);
-  }
-  const day = state.day ?? { key, m3: 0, lastTotalM3: null };
-  let added = 0;
-  if (totalM3 !== undefined && day.lastTotalM3 !== null) {
-    added = totalM3 >= day.lastTotalM3 ? totalM3 - day.lastTotalM3 : 0;
-  } else if (totalM3 === undefined && previous.lastFlowTsMs !== null && previous.flowLpm !== null) {
-    const spanMs = Math.min(tMs - previous.lastFlowTsMs, staleAfterMs(params), tMs - Date.parse(`${key}T00:00:00Z`));
-    added = (previous.flowLpm * Math.max(0, spanMs)) / MINUTE_MS / 1000;
-  }
-  return { ...state, day: { key, m3: day.m3 + added, lastTotalM3: totalM3 ?? day.lastTotalM3 } };
-}
-
-/** A day is over: keep its volume and judge it against the median of the 14 days before it. */
-function closeDay(state: RuleState, params: RuleParams, judgeIt: boolean): RuleState {
-  if (!state.day) return state;
-  const previousDays = state.days.at(-1)?.day === state.day.key ? state.days.slice(0, -1) : state.days;
-  const carried = state.days.at(-1)?.day === state.day.key ? (state.days.at(-1)?.m3 ?? 0) : 0;
-  const finished = { day: state.day.key, m3: state.day.m3 + carried };
-  const baseline = previousDays.slice(-MEDIAN_DAYS);
-  // A day not seen whole tells nothing: whatever stood (an open low_output) stands.
-  let lowOutput = judgeIt ? { holds: false, detail: '' } : state.lowOutput;
-  if (judgeIt && baseline.length >= MIN_BASELINE_DAYS) {
-    const typical = median(baseline.map((d) => d.m3));
-    if (typical > 0 && finished.m3 < params.low_output_ratio * typical) {
-      lowOutput = {
-        holds: true,
-        detail: `${finished.m3.toFixed(1)} m3 le ${finished.day}, médiane ${typical.toFixed(1)} m3`,
-      };
-    }
-  }
-  const days = [...previousDays, finished].slice(-(MEDIAN_DAYS + 1));
-  return { ...state, days, lowOutput, day: { key: state.day.key, m3: 0, lastTotalM3: state.day.lastTotalM3 } };
 }
 
 /**
@@ -321,7 +186,7 @@ export function evaluateReadings(
     }
     next = absorb(next, reading, context.params);
     next = { ...next, lastTsMs: Math.max(next.lastTsMs ?? reading.tsMs, reading.tsMs) };
-    next = judge(next, reading.tsMs, context, RULES_OF_TOPIC[reading.kind], events);
+    next = judge(next, reading.tsMs, context, RULES_ON[reading.kind], events);
     if (reading.kind === 'pump' || reading.kind === 'flow') {
       const entry: JointEntry = {
         tsMs: reading.tsMs,
@@ -334,7 +199,7 @@ export function evaluateReadings(
     }
   }
   next = advanceJoint(next, nowMs, context, events, false);
-  next = judgeOffline(next, nowMs, context.params, events);
+  next = judgeSilence(next, nowMs, context, events);
   const firing = new Set(RULE_IDS.filter((rule) => next.conditions[rule]?.phase === 'firing'));
   // Only a condition that still holds at the newest reading notifies; the rest is history.
   const marked = events.map((event, index) => {
@@ -390,7 +255,11 @@ function advanceJoint(state: RuleState, nowMs: number, context: RuleContext, eve
         ? { running: entry.value === 1, pumpTsMs: entry.tsMs }
         : { flowLpm: entry.value, flowTsMs: entry.tsMs };
     next = { ...next, joint: { ...next.joint, ...facts, atMs: entry.tsMs } };
-    next = judge(next, entry.tsMs, context, JOINT_RULES, events);
+    for (const rule of RULES_ON.joint) {
+      const definition = definitionOf(rule);
+      if (definition.absorbJoint) next = withFacts(next, next, definition.absorbJoint(next, next.joint, context.params));
+    }
+    next = judge(next, entry.tsMs, context, RULES_ON.joint, events);
   }
   return taken === 0 ? state : { ...next, joint: { ...next.joint, queue: queue.slice(taken) } };
 }
@@ -408,28 +277,41 @@ function kindOrder(reading: Reading): number {
 }
 
 function judge(state: RuleState, tMs: number, context: RuleContext, rules: readonly RuleId[], events: RuleEvent[]): RuleState {
-  const holding = conditionsAt(state, tMs, context);
+  if (rules.length === 0) return state;
+  const instant = instantAt(state, tMs, context);
   const conditions = { ...state.conditions };
   for (const rule of rules) {
-    const updated = track(rule, conditions[rule], holding[rule] ?? null, tMs, context.params, events);
+    const updated = track(rule, conditions[rule], definitionOf(rule).judge(state, instant), tMs, context.params, events);
     if (updated) conditions[rule] = updated;
     else delete conditions[rule];
   }
   return { ...state, conditions };
 }
 
-function judgeOffline(state: RuleState, nowMs: number, params: RuleParams, events: RuleEvent[]): RuleState {
+/** The silence timeline: the service clock since the borehole was last heard (`offline`). */
+function judgeSilence(state: RuleState, nowMs: number, context: RuleContext, events: RuleEvent[]): RuleState {
   if (state.lastHeardAtMs === null) return state;
-  const limitMs = params.offline_minutes * MINUTE_MS;
-  const silentMs = nowMs - state.lastHeardAtMs;
-  const holding: Judgement = silentMs >= limitMs ? { severity: 'warning', detail: `aucun message depuis ${Math.floor(silentMs / MINUTE_MS)} min` } : null;
+  const instant = instantAt(state, nowMs, context);
   const conditions = { ...state.conditions };
-  // The alert opens at the moment the silence reached the limit, not at the tick that saw it.
-  const atMs = holding ? state.lastHeardAtMs + limitMs : nowMs;
-  const updated = track('offline', conditions.offline, holding, atMs, params, events);
-  if (updated) conditions.offline = updated;
-  else delete conditions.offline;
+  for (const rule of RULES_ON.silence) {
+    const definition = definitionOf(rule);
+    const holding = definition.judge(state, instant);
+    const atMs = holding && holding !== 'unknown' ? (definition.heldSinceMs?.(state, instant) ?? nowMs) : nowMs;
+    const updated = track(rule, conditions[rule], holding, atMs, context.params, events);
+    if (updated) conditions[rule] = updated;
+    else delete conditions[rule];
+  }
   return { ...state, conditions };
+}
+
+/** A tick on one topic's timeline: what only time changes for its rules, then their judgement. */
+function tickTopic(state: RuleState, topic: Topic, tMs: number, elapsedMs: number, context: RuleContext, events: RuleEvent[]): RuleState {
+  let next = state;
+  for (const rule of RULES_ON[topic]) {
+    const definition = definitionOf(rule);
+    if (definition.tick) next = withFacts(next, next, definition.tick(next, { tMs, elapsedMs, params: context.params, topics: next }));
+  }
+  return judge(next, tMs, context, RULES_ON[topic], events);
 }
 
 /**
@@ -441,33 +323,25 @@ function judgeOffline(state: RuleState, nowMs: number, params: RuleParams, event
  */
 export function evaluateTick(state: RuleState, nowMs: number, context: RuleContext): { state: RuleState; events: RuleEvent[] } {
   const events: RuleEvent[] = [];
-  let next = judgeOffline(state, nowMs, context.params, events);
+  let next = judgeSilence(state, nowMs, context, events);
   if (next.lastHeardAtMs === null) return { state: next, events };
   const elapsedMs = Math.max(0, nowMs - next.lastHeardAtMs);
   next = advanceJoint(next, nowMs, context, events, elapsedMs >= CROSS_TOPIC_HORIZON_MS);
-
-  if (next.lastFlowTsMs !== null) {
-    const flowNowMs = next.lastFlowTsMs + elapsedMs;
-    // A day also ends without a reading after midnight, provided the device was still talking.
-    // The grace lets the last readings before midnight arrive before the day is judged.
-    const closeAtMs = flowNowMs - DAY_CLOSE_GRACE_MS;
-    if (next.day && dayKey(closeAtMs) > next.day.key && elapsedMs <= staleAfterMs(context.params)) {
-      const closed = closeDay(next, context.params, true);
-      next = { ...closed, day: { key: dayKey(closeAtMs), m3: 0, lastTotalM3: closed.day?.lastTotalM3 ?? null } };
-    }
-    next = judge(next, flowNowMs, context, RULES_OF_TOPIC.flow, events);
-  }
-  if (next.lastPumpTsMs !== null) next = judge(next, next.lastPumpTsMs + elapsedMs, context, RULES_OF_TOPIC.pump, events);
-  if (next.lastLevelTsMs !== null) next = judge(next, next.lastLevelTsMs + elapsedMs, context, RULES_OF_TOPIC.level, events);
-  if (next.joint.atMs !== null && next.joint.queue.length === 0) next = judge(next, next.joint.atMs + elapsedMs, context, JOINT_RULES, events);
+  if (next.lastFlowTsMs !== null) next = tickTopic(next, 'flow', next.lastFlowTsMs + elapsedMs, elapsedMs, context, events);
+  if (next.lastPumpTsMs !== null) next = tickTopic(next, 'pump', next.lastPumpTsMs + elapsedMs, elapsedMs, context, events);
+  if (next.lastLevelTsMs !== null) next = tickTopic(next, 'level', next.lastLevelTsMs + elapsedMs, elapsedMs, context, events);
+  if (next.joint.atMs !== null && next.joint.queue.length === 0) next = judge(next, next.joint.atMs + elapsedMs, context, RULES_ON.joint, events);
   return { state: next, events };
 }
 
-/** A technician recorded a maintenance visit: running hours start again from zero. */
+/** A technician recorded a maintenance visit: each rule that counts from the last one starts again. */
 export function recordMaintenance(state: RuleState): RuleState {
-  return { ...state, runningMsSinceService: 0 };
+  let next = state;
+  for (const definition of DEFINITIONS) {
+    if (definition.maintained) next = withFacts(next, next, definition.maintained(next));
+  }
+  return next;
 }
-
 /**
  * A person closed the alert of `rule`: the rule starts afresh, so a condition that persists
  * opens a new alert rather than being silently absorbed by the closed one.

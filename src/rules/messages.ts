@@ -1,4 +1,5 @@
 /** Words for what the rules found, in French: the language of the API's readers and pages. */
+import type { RuleId } from './types.js';
 
 const FAULTS: Record<string, string> = {
   dry_run: 'marche à sec',
@@ -22,4 +23,4 @@ export const RULE_TITLES = {
   short_cycling: 'Démarrages trop fréquents',
   low_output: 'Production faible',
   maintenance_due: 'Entretien à prévoir',
-} as const;
+} as const satisfies Record<RuleId, string>;

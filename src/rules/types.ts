@@ -1,4 +1,6 @@
 /** The rules of CONTRACT.md section 4 and the per-borehole state they keep. Plain data. */
+import { z } from 'zod';
+import { CATALOGUE } from './catalogue/index.js';
 
 export const RULE_IDS = ['pump_fault', 'no_flow', 'low_water', 'offline', 'short_cycling', 'low_output', 'maintenance_due'] as const;
 export type RuleId = (typeof RULE_IDS)[number];
@@ -14,124 +16,108 @@ export const severityRank = (severity: Severity): number => SEVERITIES.indexOf(s
  * - firing: an alert is open;
  * - clearing: the alert is open, the condition stopped holding at `clearSinceMs`.
  */
-export interface Condition {
-  phase: 'pending' | 'firing' | 'clearing';
-  sinceMs: number;
-  severity: Severity;
-  clearSinceMs?: number;
+export const conditionSchema = z.object({
+  phase: z.enum(['pending', 'firing', 'clearing']),
+  sinceMs: z.number(),
+  severity: z.enum(SEVERITIES),
+  clearSinceMs: z.number().optional(),
   /** What the rule measured when it last held (shown in the alert's message). */
-  detail: string;
-}
-
-export interface DailyVolume {
-  /** UTC calendar day, YYYY-MM-DD (Mali is UTC+0 all year). */
-  day: string;
-  m3: number;
-}
+  detail: z.string(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
 
 /**
  * A pump or flow reading waiting for the other topic before `no_flow` judges it (docs/rules.md,
  * "Across topics"). Kept small: the value is 1/0 for the pump's `running`, litres per minute for
  * the flow; `arrivedAtMs` is the service clock when it arrived, for the horizon.
  */
-export interface JointEntry {
-  tsMs: number;
-  kind: 'pump' | 'flow';
-  value: number;
-  arrivedAtMs: number;
-}
+export const jointEntrySchema = z.object({
+  tsMs: z.number(),
+  kind: z.enum(['pump', 'flow']),
+  value: z.number(),
+  arrivedAtMs: z.number(),
+});
+export type JointEntry = z.infer<typeof jointEntrySchema>;
 
 /**
  * The pump and flow timeline that `no_flow`, the one rule that joins two topics, is judged on.
  * It advances only to the newest instant both topics have reached, so a flow reading stamped
  * before a pump reading but arriving after it is still judged in its place.
  */
-export interface JointTimeline {
+export const jointTimelineSchema = z.object({
   /** Newest instant judged on this timeline. */
-  atMs: number | null;
-  running: boolean | null;
-  pumpTsMs: number | null;
-  flowLpm: number | null;
-  flowTsMs: number | null;
+  atMs: z.number().nullable(),
+  running: z.boolean().nullable(),
+  pumpTsMs: z.number().nullable(),
+  flowLpm: z.number().nullable(),
+  flowTsMs: z.number().nullable(),
   /** Readings newer than `atMs`, oldest first, waiting for the other topic to reach them. */
-  queue: JointEntry[];
-}
+  queue: z.array(jointEntrySchema),
+});
+export type JointTimeline = z.infer<typeof jointTimelineSchema>;
 
 export function initialJointTimeline(): JointTimeline {
   return { atMs: null, running: null, pumpTsMs: null, flowLpm: null, flowTsMs: null, queue: [] };
 }
 
+/** The version of the saved state's shape; `state.ts` reads every earlier one. */
+export const RULE_STATE_VERSION = 2;
+
 /**
- * Everything a borehole's rules remember between readings. Persisted as JSON after every
- * change, so "for 10 minutes" and "the median of 14 days" survive a restart; kept small (the
- * benchmark measures it: well under 2 KB).
- *
- * Each topic has its own timeline (`lastPumpTsMs`, `lastFlowTsMs`, `lastLevelTsMs`): a reading
- * older than its own topic's newest arrived late and is not judged, whatever the other topics did.
+ * What every rule shares: where each topic's timeline stands and what it last said, the joint
+ * timeline, and where each rule stands. Each topic has its own timeline (`lastPumpTsMs`,
+ * `lastFlowTsMs`, `lastLevelTsMs`): a reading older than its own topic's newest arrived late and
+ * is not judged, whatever the other topics did.
  */
-export interface RuleState {
+const sharedStateShape = {
+  version: z.literal(RULE_STATE_VERSION),
   /** Newest reading time judged, any topic (for display and tests; rules use the per-topic times). */
-  lastTsMs: number | null;
+  lastTsMs: z.number().nullable(),
   /** Service-clock time of the last message from the borehole (offline is judged on this). */
-  lastHeardAtMs: number | null;
-  running: boolean | null;
-  lastPumpTsMs: number | null;
-  fault: string;
-  flowLpm: number | null;
-  lastFlowTsMs: number | null;
-  depthM: number | null;
-  lastLevelTsMs: number | null;
-  /** Pump start times within the last hour. */
-  starts: number[];
-  runningMsSinceService: number;
-  /** The day being accumulated. */
-  day: { key: string; m3: number; lastTotalM3: number | null } | null;
-  /** Completed days, oldest first, at most 15. */
-  days: DailyVolume[];
-  /** Whether the last completed day was judged low; stands until the next day completes. */
-  lowOutput: { holds: boolean; detail: string };
-  joint: JointTimeline;
-  conditions: Partial<Record<RuleId, Condition>>;
-}
+  lastHeardAtMs: z.number().nullable(),
+  running: z.boolean().nullable(),
+  lastPumpTsMs: z.number().nullable(),
+  flowLpm: z.number().nullable(),
+  lastFlowTsMs: z.number().nullable(),
+  depthM: z.number().nullable(),
+  lastLevelTsMs: z.number().nullable(),
+  joint: jointTimelineSchema,
+  conditions: z.partialRecord(z.enum(RULE_IDS), conditionSchema),
+};
+
+type Catalogue = typeof CATALOGUE;
+type FactsShapeOf<R extends RuleId> = Catalogue[R]['facts']['shape'];
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+type AllFactsShape = UnionToIntersection<FactsShapeOf<RuleId>>;
+
+/**
+ * Everything a borehole's rules remember between readings: the shared timeline, and each rule's
+ * own facts (its slice, declared in its definition) side by side. Persisted as JSON after every
+ * change, so "for 10 minutes" and "the median of 14 days" survive a restart; kept small (the
+ * benchmark measures it: well under 2 KB). Read back through this schema (`state.ts`).
+ */
+export const ruleStateSchema = z.object({
+  ...sharedStateShape,
+  ...(Object.assign({}, ...Object.values(CATALOGUE).map((definition) => definition.facts.shape)) as AllFactsShape),
+});
+export type RuleState = z.infer<typeof ruleStateSchema>;
 
 export function initialRuleState(): RuleState {
+  const facts = Object.assign({}, ...Object.values(CATALOGUE).map((definition) => definition.initialFacts())) as Omit<RuleState, keyof typeof sharedStateShape>;
   return {
+    version: RULE_STATE_VERSION,
     lastTsMs: null,
     lastHeardAtMs: null,
     running: null,
     lastPumpTsMs: null,
-    fault: '',
     flowLpm: null,
     lastFlowTsMs: null,
     depthM: null,
     lastLevelTsMs: null,
-    starts: [],
-    runningMsSinceService: 0,
-    day: null,
-    days: [],
-    lowOutput: { holds: false, detail: '' },
+    ...facts,
     joint: initialJointTimeline(),
     conditions: {},
   };
-}
-
-/**
- * A state saved by an earlier version lacks what was added since: it starts from the initial
- * facts for those. The joint timeline of such a state starts where its single timeline stood.
- */
-export function upgradeRuleState(saved: Partial<RuleState>): RuleState {
-  const state = { ...initialRuleState(), ...saved };
-  if (!saved.joint) {
-    state.joint = {
-      ...initialJointTimeline(),
-      atMs: saved.lastTsMs ?? null,
-      running: saved.running ?? null,
-      pumpTsMs: saved.lastPumpTsMs ?? null,
-      flowLpm: saved.flowLpm ?? null,
-      flowTsMs: saved.lastFlowTsMs ?? null,
-    };
-  }
-  return state;
 }
 
 /**

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert, AlertChange, AlertState, NewAlert } from '../alerts/alert.js';
+import { parseRuleState, RuleStateError } from '../rules/state.js';
 import type { RuleId, RuleState, Severity } from '../rules/types.js';
 
 export interface MaintenanceRecord {
@@ -372,7 +373,16 @@ export class SqliteStore implements OperationalStore {
 
   loadRuleStates(): Map<string, RuleState> {
     const rows = this.statement<[], { borehole: string; state: string }>('SELECT borehole, state FROM rule_state').all();
-    return new Map(rows.map((row) => [row.borehole, JSON.parse(row.state) as RuleState]));
+    // Through the state's schema: any earlier shape loads, a row that cannot be read says which.
+    return new Map(
+      rows.map((row) => {
+        try {
+          return [row.borehole, parseRuleState(row.state)];
+        } catch (error) {
+          throw new RuleStateError(`rule state of borehole ${row.borehole}: ${(error as Error).message}`, { cause: error });
+        }
+      }),
+    );
   }
 
   saveRuleState(boreholeId: string, state: RuleState): void {
