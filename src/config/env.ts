@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_TOPIC_ROOT } from '../contract/topics.js';
 import { isPhoneRegion, type PhoneRegion } from '../domain/phone.js';
-import { loadSmsGatewaySettings, type SmsGatewaySettings } from '../notify/gateways/config.js';
+import { loadSmsGatewaySettings, smsGatewaySecrets, type SmsGatewaySettings } from '../notify/gateways/config.js';
 import { ConfigError } from './errors.js';
 import type { Registry } from './registry.js';
 
@@ -227,6 +227,8 @@ export interface Config {
   sms: {
     /** Gateways in failover order, with their credentials (SMS_PROVIDER and each provider's variables). */
     gateways: SmsGatewaySettings;
+    /** The values of the gateway settings their adapters declare secret, for the log scrubber. */
+    gatewaySecrets: string[];
     inboundToken: string | undefined;
     /** No phone hears more than this many messages an hour; the rest is folded into a summary. */
     perHourLimit: number;
@@ -302,7 +304,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     journal: { fsyncIntervalMs: env.JOURNAL_FSYNC_MS },
     deadLetterLimit: env.DEAD_LETTER_LIMIT,
     http: { host: env.HTTP_HOST, port: env.HTTP_PORT, trustProxy: env.TRUST_PROXY },
-    sms: { gateways, inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL, defaultRegion: env.PHONE_DEFAULT_REGION },
+    sms: { gateways, gatewaySecrets: smsGatewaySecrets(gateways), inboundToken: env.SMS_INBOUND_TOKEN, perHourLimit: env.SMS_PER_HOUR_LIMIT, publicUrl: env.SMS_PUBLIC_URL, defaultRegion: env.PHONE_DEFAULT_REGION },
     apiTokens: env.API_TOKENS,
     reportTz: env.REPORT_TZ,
     logLevel: env.LOG_LEVEL,

@@ -77,22 +77,17 @@ export function scrubber(secrets: readonly (string | undefined)[] = []): (line: 
   };
 }
 
-/** The secrets of a loaded configuration, for `createLogger(level, undefined, { secrets })`. */
+/**
+ * The secrets of a loaded configuration, for `createLogger(level, undefined, { secrets })`. The SMS
+ * gateways' credentials come as the gateways declare them (`secret: true` in each adapter's
+ * definition, collected by loadConfig), so a new gateway needs no line here.
+ */
 export function configSecrets(config: {
   apiTokens: readonly { token: string }[];
   influx: { token: string };
   mqtt: { password: string | undefined };
-  sms: {
-    inboundToken: string | undefined;
-    gateways: {
-      webhook?: { token: string | undefined };
-      orange?: { clientSecret: string };
-      africastalking?: { apiKey: string };
-      twilio?: { authToken: string };
-    };
-  };
+  sms: { inboundToken: string | undefined; gatewaySecrets: readonly string[] };
 }): string[] {
-  const { gateways } = config.sms;
   return [
     ...config.apiTokens.map((entry) => entry.token),
     config.influx.token,
@@ -100,10 +95,7 @@ export function configSecrets(config: {
     config.influx.token.includes(':') ? config.influx.token.slice(config.influx.token.indexOf(':') + 1) : undefined,
     config.mqtt.password,
     config.sms.inboundToken,
-    gateways.webhook?.token,
-    gateways.orange?.clientSecret,
-    gateways.africastalking?.apiKey,
-    gateways.twilio?.authToken,
+    ...config.sms.gatewaySecrets,
   ].filter((secret): secret is string => secret !== undefined && secret !== '');
 }
 

@@ -20,6 +20,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_TIMEOUT_MS, type OutgoingSms, type SendReceipt, type SmsGateway } from '../gateway.js';
+import { defineSmsGateway, httpUrl } from './definition.js';
 import { GatewayError, providerText, reasonForStatus, type FailureReason } from './errors.js';
 import { deadlineIn, httpRequest, joinUrl } from './http.js';
 
@@ -131,3 +132,15 @@ export class AfricasTalkingGateway implements SmsGateway {
     );
   }
 }
+
+export const africasTalkingDefinition = defineSmsGateway({
+  name: 'africastalking',
+  aliases: ['africas-talking', 'africas_talking'],
+  settings: {
+    username: { env: 'AT_USERNAME', secret: false, schema: z.string() },
+    apiKey: { env: 'AT_API_KEY', secret: true, schema: z.string() },
+    senderId: { env: 'AT_SENDER_ID', secret: false, schema: z.string().optional() },
+    baseUrl: { env: 'AT_BASE_URL', secret: false, schema: httpUrl().default(AFRICAS_TALKING_BASE_URL) },
+  },
+  create: (settings, deps) => new AfricasTalkingGateway({ ...settings, timeoutMs: deps.timeoutMs }),
+});

@@ -4,11 +4,10 @@
  * the log message.
  */
 import type { OutgoingSms, SendReceipt, SmsGateway } from '../gateway.js';
+import { defineSmsGateway, type SmsGatewayLog } from './definition.js';
 
 /** All this gateway needs of a pino logger. */
-export interface ConsoleGatewayLog {
-  info(fields: object, message: string): void;
-}
+export type ConsoleGatewayLog = SmsGatewayLog;
 
 export class ConsoleGateway implements SmsGateway {
   readonly name = 'console';
@@ -20,3 +19,10 @@ export class ConsoleGateway implements SmsGateway {
     return {};
   }
 }
+
+/** The default gateway: no settings. */
+export const consoleDefinition = defineSmsGateway({
+  name: 'console',
+  settings: {},
+  create: (_settings, deps) => new ConsoleGateway(deps.log),
+});

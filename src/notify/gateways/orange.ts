@@ -27,6 +27,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_TIMEOUT_MS, type OutgoingSms, type SendReceipt, type SmsGateway } from '../gateway.js';
+import { defineSmsGateway, httpUrl } from './definition.js';
 import { GatewayError, providerText } from './errors.js';
 import { basicAuth, deadlineIn, httpRequest, joinUrl, type Deadline, type HttpAnswer } from './http.js';
 
@@ -219,3 +220,19 @@ export class OrangeGateway implements SmsGateway {
 function telUri(number: string): string {
   return number.startsWith('tel:') ? number : `tel:${number}`;
 }
+
+export const orangeDefinition = defineSmsGateway({
+  name: 'orange',
+  settings: {
+    senderAddress: {
+      env: 'ORANGE_SENDER',
+      secret: false,
+      schema: z.string().regex(/^(tel:)?\+\d{4,15}$/, 'must be the sender address Orange gave the account, such as tel:+2230000'),
+    },
+    clientId: { env: 'ORANGE_CLIENT_ID', secret: false, schema: z.string() },
+    clientSecret: { env: 'ORANGE_CLIENT_SECRET', secret: true, schema: z.string() },
+    senderName: { env: 'ORANGE_SENDER_NAME', secret: false, schema: z.string().optional() },
+    baseUrl: { env: 'ORANGE_BASE_URL', secret: false, schema: httpUrl().default(ORANGE_BASE_URL) },
+  },
+  create: (settings, deps) => new OrangeGateway({ ...settings, timeoutMs: deps.timeoutMs, clock: deps.clock }),
+});

@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import { GATEWAY_TIMEOUT_MS, type OutgoingSms, type SendReceipt, type SmsGateway } from '../gateway.js';
+import { defineSmsGateway, httpUrl } from './definition.js';
 import { GatewayError, providerText, reasonForStatus } from './errors.js';
 import { basicAuth, deadlineIn, httpRequest, joinUrl } from './http.js';
 
@@ -101,3 +102,14 @@ export class TwilioGateway implements SmsGateway {
     throw new GatewayError(this.name, reason, what, { status, providerCode });
   }
 }
+
+export const twilioDefinition = defineSmsGateway({
+  name: 'twilio',
+  settings: {
+    accountSid: { env: 'TWILIO_ACCOUNT_SID', secret: false, schema: z.string() },
+    authToken: { env: 'TWILIO_AUTH_TOKEN', secret: true, schema: z.string() },
+    from: { env: 'TWILIO_FROM', secret: false, schema: z.string() },
+    baseUrl: { env: 'TWILIO_BASE_URL', secret: false, schema: httpUrl().default(TWILIO_BASE_URL) },
+  },
+  create: (settings, deps) => new TwilioGateway({ ...settings, timeoutMs: deps.timeoutMs }),
+});

@@ -10,7 +10,9 @@
  * makes no exception for 4xx, so even a 401 or a 422 is retryable here: the receiver owns the
  * number check, and `id` lets it drop the duplicates that retries produce.
  */
+import { z } from 'zod';
 import { GATEWAY_TIMEOUT_MS, type OutgoingSms, type SendReceipt, type SmsGateway } from '../gateway.js';
+import { defineSmsGateway, httpUrl } from './definition.js';
 import { GatewayError, reasonForStatus } from './errors.js';
 import { deadlineIn, httpRequest } from './http.js';
 
@@ -51,3 +53,12 @@ export class WebhookGateway implements SmsGateway {
     });
   }
 }
+
+export const webhookDefinition = defineSmsGateway({
+  name: 'webhook',
+  settings: {
+    url: { env: 'SMS_WEBHOOK_URL', secret: false, schema: httpUrl() },
+    token: { env: 'SMS_WEBHOOK_TOKEN', secret: true, schema: z.string().optional() },
+  },
+  create: (settings, deps) => new WebhookGateway({ ...settings, timeoutMs: deps.timeoutMs }),
+});

@@ -10,10 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { AfricasTalkingGateway } from '../../../src/notify/gateways/africas-talking.js';
+import { SMS_GATEWAY_NAMES } from '../../../src/notify/gateways/config.js';
 import { ConsoleGateway } from '../../../src/notify/gateways/console.js';
 import { TwilioGateway } from '../../../src/notify/gateways/twilio.js';
 import { configSecrets, maskPhone } from '../../../src/observability/logger.js';
 import { bearer, seedNetwork, TOKENS } from '../http/harness.js';
+import { markedEnvironment } from '../notify/gateways/marked-environment.js';
 import { captureLog, INBOUND_TOKEN, PHONES, startSmsHarness, type SmsHarness } from './support.js';
 
 const SECRETS = {
@@ -116,6 +118,32 @@ describe('S4 secrets never reach a log line, an answer or an error message', () 
       expect(message).toContain(name);
     }
     expectNoSecret(message);
+  });
+});
+
+describe('S4 every SMS gateway\'s declared secrets stay out of the log, the next gateway\'s too', () => {
+  it('hides each setting a gateway declares secret wherever a line carries it, and only those', () => {
+    // Every variable of every registered gateway set to a value of its own, all gateways at once.
+    const { env, marked } = markedEnvironment();
+    const config = loadConfig({ ...env, SMS_PROVIDER: SMS_GATEWAY_NAMES.join(',') });
+    const captured = captureLog({ secrets: configSecrets(config) });
+    // Deeper than the field-name redaction reaches, in an error text, in a message: only the
+    // secrets the gateways declared can keep these lines clean.
+    captured.log.info({ config }, 'configuration loaded');
+    captured.log.error({ err: new Error(`provider answered 400: ${JSON.stringify(env)}`) }, 'sms failed');
+    captured.log.warn({ detail: Object.values(env).join(' ') }, `retrying with ${new URLSearchParams(env).toString()}`);
+    const text = captured.text();
+    // Named like a credential is a credential, whatever its declaration says.
+    const secret = (v: (typeof marked)[number]): boolean => v.secret || /TOKEN|SECRET|KEY|PASSWORD/.test(v.env);
+    expect(marked.filter(secret).length).toBeGreaterThan(0);
+    for (const variable of marked.filter(secret)) {
+      expect(text, `${variable.env} (${variable.gateway}) leaked`).not.toContain(variable.tag);
+      expect(text, `${variable.env} (${variable.gateway}) leaked`).not.toContain(variable.value);
+    }
+    // The other settings are there in full: the lines above really carried every value.
+    const plain = marked.filter((v) => !secret(v) && v.value.includes(v.tag));
+    expect(plain.length).toBeGreaterThan(0);
+    for (const variable of plain) expect(text, variable.env).toContain(variable.value);
   });
 });
 
