@@ -17,6 +17,11 @@ export const MAX_FUTURE_SKEW_MS = 10 * 60 * 1000;
  */
 export const MIN_TS_MS = Date.UTC(2000, 0, 1);
 
+/**
+ * The pump fault codes of CONTRACT.md section 1: the devices' vocabulary, so it lives with the
+ * wire format (the simulator sends them from here). The SMS texts and the WPdx report name codes
+ * from this list; any other non-empty `fault` is an unknown fault and still a fault.
+ */
 export const KNOWN_FAULT_CODES = [
   'dry_run',
   'overload',

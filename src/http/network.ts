@@ -1,11 +1,10 @@
 /**
  * The network as the API and the pages show it: which boreholes a token may see, and the status
- * of each (CONTRACT.md section 6): `unknown` never heard from; `offline` with an unresolved
- * `offline` alert or silent for longer than its `offline_minutes`; `alert` with any other
- * unresolved alert; else `ok`.
+ * of each, derived by domain/borehole-status.ts as for the `ETAT` SMS and the WPdx report.
  */
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole, Registry } from '../config/registry.js';
+import type { BoreholeSummary as Summary } from '../domain/borehole-status.js';
 import type { MaintenanceRecord } from '../storage/sqlite-store.js';
 import type { TelemetryStore } from '../storage/telemetry.js';
 import type { Identity } from './auth.js';
@@ -20,23 +19,8 @@ export interface NetworkPort {
   telemetry: Pick<TelemetryStore, 'series'>;
 }
 
-export const BOREHOLE_STATUSES = ['ok', 'alert', 'offline', 'unknown'] as const;
-export type BoreholeStatus = (typeof BOREHOLE_STATUSES)[number];
-
-export function boreholeStatus(borehole: Pick<Borehole, 'rules'>, lastHeardAtMs: number | null, unresolved: readonly Pick<Alert, 'rule'>[], nowMs: number): BoreholeStatus {
-  if (lastHeardAtMs === null) return 'unknown';
-  if (unresolved.some((alert) => alert.rule === 'offline')) return 'offline';
-  if (nowMs - lastHeardAtMs > borehole.rules.offline_minutes * 60_000) return 'offline';
-  return unresolved.length > 0 ? 'alert' : 'ok';
-}
-
-export interface BoreholeSummary {
-  borehole: Borehole;
-  status: BoreholeStatus;
-  lastSeenAtMs: number | null;
-  /** Alerts not yet resolved (open or acknowledged), newest first. */
-  openAlerts: Alert[];
-}
+/** A borehole of the registry with its status and unresolved alerts. */
+export type BoreholeSummary = Summary<Borehole, Alert>;
 
 /** Which boreholes (and so which alerts) a token may see. */
 export class Scope {
@@ -70,24 +54,4 @@ export class Scope {
     const borehole = this.boreholes.get(boreholeId);
     return borehole && this.seesAlertOf(identity, boreholeId) ? borehole : undefined;
   }
-}
-
-/** Status, last message and unresolved alerts of the given boreholes. */
-export function summarize(
-  boreholes: readonly Borehole[],
-  unresolved: readonly Alert[],
-  lastHeardAtMs: (boreholeId: string) => number | null,
-  nowMs: number,
-): BoreholeSummary[] {
-  const byBorehole = new Map<string, Alert[]>();
-  for (const alert of unresolved) {
-    const list = byBorehole.get(alert.boreholeId);
-    if (list) list.push(alert);
-    else byBorehole.set(alert.boreholeId, [alert]);
-  }
-  return boreholes.map((borehole) => {
-    const openAlerts = byBorehole.get(borehole.id) ?? [];
-    const lastSeenAtMs = lastHeardAtMs(borehole.id);
-    return { borehole, status: boreholeStatus(borehole, lastSeenAtMs, openAlerts, nowMs), lastSeenAtMs, openAlerts };
-  });
 }

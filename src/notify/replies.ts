@@ -15,6 +15,7 @@
 import type { Logger } from 'pino';
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole, Language, Registry } from '../config/registry.js';
+import { summarize } from '../domain/borehole-status.js';
 import { normaliseSender, type PhoneRegion } from '../domain/phone.js';
 import type { InboundSms } from './gateways/inbound.js';
 import { parseCommand } from './commands.js';
@@ -25,7 +26,6 @@ import {
   renderRepairConfirmation,
   renderStatus,
   renderUnknownAlert,
-  type BoreholeStatus,
   type StatusEntry,
 } from './templates.js';
 
@@ -186,17 +186,14 @@ export class InboundSmsHandler {
     return { boreholes, technicianOf, language: technicianOf.size > 0 || language === null ? 'fr' : language };
   }
 
+  /** Each borehole's status as the API and the pages derive it (domain/borehole-status.ts). */
   private statusOf(boreholes: readonly Borehole[]): StatusEntry[] {
     const { ports, now } = this.options;
     const open = ports.unresolvedAlerts(boreholes.map((b) => b.id));
-    return boreholes.map((borehole) => {
-      const alerts = open.filter((a) => a.boreholeId === borehole.id);
-      const heardAt = ports.lastHeardAtMs(borehole.id);
-      let status: BoreholeStatus = 'ok';
-      if (heardAt === null) status = 'unknown';
-      else if (alerts.some((a) => a.rule === 'offline') || now() - heardAt > borehole.rules.offline_minutes * 60_000) status = 'offline';
-      else if (alerts.length > 0) status = 'alert';
-      return { name: borehole.name, status, openAlerts: alerts.map((a) => ({ code: a.code, rule: a.rule })) };
-    });
+    return summarize(boreholes, open, (id) => ports.lastHeardAtMs(id), now()).map(({ borehole, status, openAlerts }) => ({
+      name: borehole.name,
+      status,
+      openAlerts: openAlerts.map((a) => ({ code: a.code, rule: a.rule })),
+    }));
   }
 }

@@ -15,6 +15,8 @@
  * committee should read every string in `BM` before it reaches a village.
  */
 import type { Language } from '../config/registry.js';
+import { KNOWN_FAULT_CODES, type KnownFaultCode } from '../contract/payloads.js';
+import { STATUS_URGENCY, type BoreholeStatus } from '../domain/borehole-status.js';
 import { describeFault } from '../rules/messages.js';
 import type { RuleId, Severity } from '../rules/types.js';
 import { fitSegment, gsm7Length, SEGMENT_SEPTETS, toGsm7, truncateSeptets } from './gsm7.js';
@@ -44,8 +46,6 @@ export interface ConfirmationInput {
   code: number;
 }
 
-export type BoreholeStatus = 'ok' | 'alert' | 'offline' | 'unknown';
-
 export interface StatusEntry {
   name: string;
   status: BoreholeStatus;
@@ -58,9 +58,6 @@ export interface SummaryInput {
   boreholeNames: readonly string[];
 }
 
-type FaultCode = 'dry_run' | 'overload' | 'overheat' | 'undervoltage' | 'overvoltage' | 'phase_loss' | 'sensor_fault';
-const FAULT_CODES: readonly FaultCode[] = ['dry_run', 'overload', 'overheat', 'undervoltage', 'overvoltage', 'phase_loss', 'sensor_fault'];
-
 interface Texts {
   /** The problem as a villager says it; low_water depends on the severity. */
   problem: Record<Exclude<RuleId, 'pump_fault' | 'low_water'>, string> & {
@@ -69,7 +66,7 @@ interface Texts {
   };
   /** Short words for lists (ETAT, confirmations). */
   short: Record<RuleId, string>;
-  fault: Record<FaultCode, string>;
+  fault: Record<KnownFaultCode, string>;
   status: Record<BoreholeStatus, string>;
   alert: (name: string, problem: string, time: string, code: string) => string;
   escalation: (name: string, problem: string, time: string, code: string) => string;
@@ -92,6 +89,7 @@ const FR: Texts = {
     short_cycling: "la pompe demarre et s'arrete trop souvent",
     low_output: "le forage donne peu d'eau",
     maintenance_due: 'entretien de la pompe a prevoir',
+    current_rising: 'pompe usee ou bouchee: courant en hausse',
   },
   short: {
     pump_fault: 'panne pompe',
@@ -101,6 +99,7 @@ const FR: Texts = {
     short_cycling: 'demarrages frequents',
     low_output: "peu d'eau",
     maintenance_due: 'entretien',
+    current_rising: 'courant en hausse',
   },
   fault: {
     dry_run: 'marche a sec',
@@ -134,6 +133,7 @@ const EN: Texts = {
     short_cycling: 'pump starting and stopping too often',
     low_output: 'borehole giving little water',
     maintenance_due: 'pump service due',
+    current_rising: 'pump wearing or clogging: current rising',
   },
   short: {
     pump_fault: 'pump fault',
@@ -143,6 +143,7 @@ const EN: Texts = {
     short_cycling: 'frequent starts',
     low_output: 'low output',
     maintenance_due: 'service due',
+    current_rising: 'current rising',
   },
   fault: {
     dry_run: 'running dry',
@@ -168,7 +169,8 @@ const EN: Texts = {
 
 // NATIVE SPEAKER REVIEW NEEDED (see the file comment). Literal meanings, for the reviewer:
 // "Aw ye OK 17 ci" = send OK 17; "mɔgɔ si ma jaabi" = nobody answered; "i ni ce" = thank you;
-// "sɔrɔla" = was received; "datugura" = was closed; "walima" = or; "nimɔrɔ" = number.
+// "sɔrɔla" = was received; "datugura" = was closed; "walima" = or; "nimɔrɔ" = number;
+// "pompe kuran bɛ caya, aw ye a lajɛ" = the pump's current is growing, look at it (current_rising).
 const BM: Texts = {
   problem: {
     pump_fault: 'pompe tiɲɛna',
@@ -178,6 +180,7 @@ const BM: Texts = {
     short_cycling: 'pompe bɛ jɔ ka wuli kojugu',
     low_output: 'forage ji ka dɔgɔ',
     maintenance_due: 'pompe lajɛli waati sera',
+    current_rising: 'pompe kuran bɛ caya, aw ye a lajɛ',
   },
   short: {
     pump_fault: 'pompe tiɲɛna',
@@ -187,6 +190,7 @@ const BM: Texts = {
     short_cycling: 'pompe bɛ jɔ kojugu',
     low_output: 'ji ka dɔgɔ',
     maintenance_due: 'lajɛli waati',
+    current_rising: 'kuran bɛ caya',
   },
   fault: {
     dry_run: 'a bɛ baara ji kɔ',
@@ -259,7 +263,7 @@ function faultWords(t: Texts, fault: string | undefined): string | null {
   if (fault === undefined) return null;
   const raw = fault.trim();
   if (raw === '') return null;
-  const known = FAULT_CODES.find((code) => code === raw || describeFault(code) === raw);
+  const known = KNOWN_FAULT_CODES.find((code) => code === raw || describeFault(code) === raw);
   if (known !== undefined) return t.fault[known];
   // An unknown code is shown as sent when it is short and plain (a technician can look it up);
   // anything else would only confuse a villager or crowd out the name.
@@ -320,8 +324,6 @@ function septets(text: string): number {
   return gsm7Length(text) ?? Number.POSITIVE_INFINITY;
 }
 
-const STATUS_ORDER: Record<BoreholeStatus, number> = { alert: 0, offline: 1, unknown: 2, ok: 3 };
-
 /**
  * The answer to ETAT: each of the sender's boreholes with its state, or its open alerts and the
  * code to confirm each, problems first. When everything does not fit, the text ends with `+N`,
@@ -332,7 +334,7 @@ export function renderStatus(language: Language, boreholes: readonly StatusEntry
   if (boreholes.length === 0) return toGsm7(t.noBoreholes, language);
   const sorted = boreholes
     .map((borehole, index) => ({ borehole, index }))
-    .sort((a, b) => STATUS_ORDER[a.borehole.status] - STATUS_ORDER[b.borehole.status] || a.index - b.index)
+    .sort((a, b) => STATUS_URGENCY[a.borehole.status] - STATUS_URGENCY[b.borehole.status] || a.index - b.index)
     .map(({ borehole }) => borehole);
   // One line per open alert, or one per borehole without an alert; consecutive lines of the
   // same borehole share its name.

@@ -5,6 +5,8 @@
  */
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole } from '../config/registry.js';
+import type { KnownFaultCode } from '../contract/payloads.js';
+import type { BoreholeStatus } from '../domain/borehole-status.js';
 
 const OLC_ALPHABET = '23456789CFGHJMPQRVWX';
 
@@ -75,13 +77,14 @@ export const WPDX_COLUMNS: readonly (keyof WpdxRow)[] = [
   'source',
 ];
 
-const DRY_FAULT = 'dry_run';
+/** A pump that stopped because the water fell to its intake: the well is dry, not the pump broken. */
+const DRY_FAULT: KnownFaultCode = 'dry_run';
 
 /** The `source` column: who supplies the data to WPdx. */
 export const WPDX_SOURCE = 'borehole-monitor';
 
 /** WPdx's "is there water today" and its cleaned status, from our status and unresolved alerts. */
-export function wpdxStatus(status: 'ok' | 'alert' | 'offline' | 'unknown', unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[]): Pick<WpdxRow, 'status_id' | 'status_clean'> {
+export function wpdxStatus(status: BoreholeStatus, unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[]): Pick<WpdxRow, 'status_id' | 'status_clean'> {
   // A device that went quiet says nothing about the water: WPdx's "Unknown", not a guess.
   if (status === 'unknown' || status === 'offline') return { status_id: 'Unknown', status_clean: '' };
   const critical = unresolved.filter((alert) => alert.severity === 'critical');
@@ -95,7 +98,7 @@ export function wpdxStatus(status: 'ok' | 'alert' | 'offline' | 'unknown', unres
 
 export function wpdxRow(
   borehole: Borehole,
-  status: 'ok' | 'alert' | 'offline' | 'unknown',
+  status: BoreholeStatus,
   unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[],
   reportDateMs: number,
   source: string,

@@ -3,7 +3,7 @@ import type { AlertState } from '../../alerts/alert.js';
 import type { Role } from '../../config/env.js';
 import { RULE_TITLES } from '../../rules/messages.js';
 import type { RuleId, Severity } from '../../rules/types.js';
-import type { BoreholeStatus } from '../network.js';
+import type { BoreholeStatus } from '../../domain/borehole-status.js';
 
 export const STATUS_LABELS: Record<BoreholeStatus, string> = {
   ok: 'En service',
@@ -18,9 +18,6 @@ export const STATUS_HINTS: Record<BoreholeStatus, string> = {
   offline: "le boîtier n'envoie plus de messages",
   unknown: "aucun message reçu depuis l'installation",
 };
-
-/** Problems first: what an officer should look at comes at the top of each list. */
-export const STATUS_ORDER: Record<BoreholeStatus, number> = { alert: 0, offline: 1, unknown: 2, ok: 3 };
 
 export const SEVERITY_LABELS: Record<Severity, string> = { critical: 'Critique', warning: 'Avertissement', info: 'Information' };
 

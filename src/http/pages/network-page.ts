@@ -1,7 +1,7 @@
 /** `/`: the network at a glance, a map of the registry's coordinates and a list by region. */
-import type { BoreholeStatus, BoreholeSummary } from '../network.js';
-import { BOREHOLE_STATUSES } from '../network.js';
-import { ago, plural, ruleTitle, SEVERITY_LABELS, STATUS_HINTS, STATUS_LABELS, STATUS_ORDER, type Formatter } from './format.js';
+import { BOREHOLE_STATUSES, STATUS_URGENCY, STATUSES_BY_URGENCY, type BoreholeStatus } from '../../domain/borehole-status.js';
+import type { BoreholeSummary } from '../network.js';
+import { ago, plural, ruleTitle, SEVERITY_LABELS, STATUS_HINTS, STATUS_LABELS, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
 
 export interface NetworkView {
@@ -19,8 +19,9 @@ export function lastSeen(lastSeenAtMs: number | null, format: Formatter, nowMs: 
   return html`<time datetime="${new Date(lastSeenAtMs).toISOString()}" title="${format.dateTimeOf(lastSeenAtMs)}">${ago(lastSeenAtMs, nowMs)}</time>`;
 }
 
+/** Problems first: what an officer should look at comes at the top of each list. */
 const byName = (a: BoreholeSummary, b: BoreholeSummary): number =>
-  STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || a.borehole.name.localeCompare(b.borehole.name, 'fr');
+  STATUS_URGENCY[a.status] - STATUS_URGENCY[b.status] || a.borehole.name.localeCompare(b.borehole.name, 'fr');
 
 const MAP_WIDTH = 1000;
 const MAP_HEIGHT = 400;
@@ -56,7 +57,7 @@ export function networkMap(summaries: readonly BoreholeSummary[]): SafeHtml {
   const offsetY = (MAP_HEIGHT - spanY * scale) / 2;
   const labels = summaries.length <= 40;
   // Problems drawn last, so that they sit on top of their neighbours.
-  const ordered = [...summaries].sort((a, b) => STATUS_ORDER[b.status] - STATUS_ORDER[a.status]);
+  const ordered = [...summaries].sort((a, b) => STATUS_URGENCY[b.status] - STATUS_URGENCY[a.status]);
   const placed = ordered.map((summary) => ({
     summary,
     x: (summary.borehole.location.lon * squeeze - minX) * scale + offsetX,
@@ -144,7 +145,7 @@ export function networkPage(view: NetworkView): SafeHtml {
     if (list) list.push(summary);
     else regions.set(summary.borehole.region, [summary]);
   }
-  const tiles = (['alert', 'offline', 'unknown', 'ok'] as const).map(
+  const tiles = STATUSES_BY_URGENCY.map(
     (status) => html`<a class="tile status-${status}${view.statusFilter === status ? ' selected' : ''}" href="/?status=${status}">
       <span class="n">${counts[status]}</span><span class="label">${STATUS_LABELS[status]}</span></a>`,
   );

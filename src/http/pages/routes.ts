@@ -12,8 +12,8 @@ import { AlertTransitionError, type Alert } from '../../alerts/alert.js';
 import { UnknownAlertError } from '../../rules/engine.js';
 import type { SeriesBucket } from '../../storage/telemetry.js';
 import { actorOf, hasRole, type Identity, type TokenAuth } from '../auth.js';
+import { isBoreholeStatus } from '../../domain/borehole-status.js';
 import type { NetworkPort, Scope } from '../network.js';
-import { BOREHOLE_STATUSES, type BoreholeStatus } from '../network.js';
 import type { AlertsPort } from '../routes/alerts.js';
 import { DAY_MS, networkSummaries } from '../routes/boreholes.js';
 import { ALERT_FILTERS, alertsPage, type AlertFilter } from './alerts-page.js';
@@ -217,7 +217,8 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
   app.get<{ Querystring: Record<string, string | undefined> }>('/', { schema: { hide: true } }, async (request, reply) => {
     const identity = await signedIn(request, reply, 'viewer');
     if (!identity) return reply;
-    const status = (BOREHOLE_STATUSES as readonly string[]).includes(request.query.status ?? '') ? (request.query.status as BoreholeStatus) : undefined;
+    const asked = request.query.status;
+    const status = isBoreholeStatus(asked) ? asked : undefined;
     const summaries = networkSummaries(options, identity);
     return send(reply, 200, {
       title: 'Réseau',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Borehole } from '../../../src/config/registry.js';
-import { boreholeStatus, type BoreholeSummary } from '../../../src/http/network.js';
+import { boreholeStatus } from '../../../src/domain/borehole-status.js';
+import type { BoreholeSummary } from '../../../src/http/network.js';
 import { ago, Formatter } from '../../../src/http/pages/format.js';
 import { escapeHtml, html, jsonData, raw } from '../../../src/http/pages/html.js';
 import { networkMap } from '../../../src/http/pages/network-page.js';
