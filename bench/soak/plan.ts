@@ -70,6 +70,8 @@ export interface PlanOptions {
   durationMs: number;
   boreholeIds: readonly string[];
   restartsPerKind: number;
+  /** The kinds of restart in the plan (all by default; there is no Mosquitto to restart with the embedded broker). */
+  restartKinds?: readonly RestartKind[];
   faultsPerKind: number;
   /** Restarts start this long after publishing starts and finish this long before it ends. */
   marginMs?: number;
@@ -106,7 +108,7 @@ export function makePlan(options: PlanOptions): SoakPlan {
 
   // One restart per slot so that they never overlap; the slot's position is random, and so is the
   // order of the kinds, so a service kill may follow an InfluxDB kill or precede it.
-  const kinds = random.shuffle(RESTART_KINDS.flatMap((kind) => Array.from({ length: options.restartsPerKind }, () => kind)));
+  const kinds = random.shuffle((options.restartKinds ?? RESTART_KINDS).flatMap((kind) => Array.from({ length: options.restartsPerKind }, () => kind)));
   const windowMs = durationMs - 2 * marginMs;
   const slotMs = kinds.length > 0 ? windowMs / kinds.length : 0;
   const restarts = kinds.map((kind, index): PlannedRestart => {
