@@ -44,6 +44,8 @@ export class Ingest {
   /** The journal's failed commits when this group's first record was appended; null: none appended. */
   private failedCommitsAtFirstAppend: number | null = null;
   private deadLetterWritesFailing = false;
+  /** When the last message with readings without `ts` of each series (`borehole/kind`) counts as received. */
+  private readonly lastClocklessReceiptMs = new Map<string, number>();
 
   constructor(private readonly options: IngestOptions) {
     this.context = {
@@ -58,11 +60,33 @@ export class Ingest {
     this.encoder.forgetSeries();
   }
 
+  /**
+   * Readings without `ts` take their time from the receive time (decode.ts). Two messages of one
+   * series received in the same millisecond (a device resending after a reconnect, a broker
+   * handing over its queue) would then be one point, the second overwriting the first, though both
+   * were acknowledged (seen in the soak, issue 13). So, for the readings without `ts`, the receive
+   * clock of a series never stands still: a message received at or before the previous one of its
+   * series (that had such readings) counts as received 1 ms after it, its clockless readings moved
+   * on together (a batch keeps its spacing).
+   */
+  private keepClocklessApart(readings: Reading[], receivedAtMs: number): void {
+    const clockless = readings.filter((reading) => (reading.values as { ts?: unknown }).ts === undefined);
+    const first = clockless[0];
+    if (!first) return;
+    // A message is one topic: one borehole and kind, one series.
+    const series = `${first.boreholeId}/${first.kind}`;
+    const previous = this.lastClocklessReceiptMs.get(series);
+    const receivedAs = previous !== undefined && receivedAtMs <= previous ? previous + 1 : receivedAtMs;
+    for (const reading of clockless) reading.tsMs += receivedAs - receivedAtMs;
+    this.lastClocklessReceiptMs.set(series, receivedAs);
+  }
+
   /** Decodes and appends; nothing is durable until `commit()`. Never throws on bad input. */
   handle(message: IncomingMessage): void {
     const { metrics, now } = this.options;
     const receivedAtMs = now();
     const { readings, rejections } = decodeMessage(message.topic, message.payload, receivedAtMs, this.context);
+    this.keepClocklessApart(readings, receivedAtMs);
     // A label value per invented topic would be a series kept for ever: only the known kinds count apart.
     const last = message.topic.split('/').at(-1) ?? '';
     const kind = readings[0]?.kind ?? ((TOPIC_KINDS as readonly string[]).includes(last) ? last : 'unknown');
