@@ -83,3 +83,14 @@ export function completedPeriods(kind: PeriodKind, afterMs: number, nowMs: numbe
   }
   return periods.reverse();
 }
+
+/** The period a report is asked for; without dates, last month (what the ministry reads on the 1st). */
+export function reportPeriod(asked: { from?: string | undefined; to?: string | undefined; tz?: string | undefined }, nowMs: number, defaultTz: string): Period {
+  const tz = asked.tz ?? defaultTz;
+  if (asked.from === undefined && asked.to === undefined) {
+    const thisMonth = periodContaining('month', nowMs, tz);
+    return periodContaining('month', thisMonth.fromMs - 1, tz);
+  }
+  if (asked.from === undefined || asked.to === undefined) throw new PeriodError('give both `from` and `to`, or neither (last month)');
+  return periodFromDates(asked.from, asked.to, tz);
+}

@@ -4,29 +4,34 @@
  * hands them to the pure computation in `uptime.ts`.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { z } from 'zod';
 import type { Borehole } from '../config/registry.js';
 import type { CriticalAlertRecord } from '../storage/sqlite-store.js';
 import type { PeriodTotals, TelemetryStore } from '../storage/telemetry.js';
 import type { Period } from './periods.js';
-import { lookaround, reportedEnd, round, uptimeFigures, uptimeRatios, type UptimeFigures } from './uptime.js';
+import { toCsv, type CsvSeparator } from './csv.js';
+import { lookaround, reportedEnd, round, uptimeFigures, uptimeFiguresSchema, uptimeRatios, type UptimeFigures } from './uptime.js';
 
-export interface UptimeRow extends UptimeFigures {
-  borehole: string;
-  name: string;
-  village: string;
-  commune: string;
-  region: string;
-}
+export const uptimeRowSchema = z.object({
+  borehole: z.string(),
+  name: z.string(),
+  village: z.string(),
+  commune: z.string(),
+  region: z.string(),
+  ...uptimeFiguresSchema.shape,
+});
+export type UptimeRow = z.infer<typeof uptimeRowSchema>;
 
-export interface UptimeReport {
-  from: string;
-  to: string;
-  tz: string;
-  generated_at: string;
-  /** False while the period is still running: the figures stop at `generated_at`. */
-  complete: boolean;
-  boreholes: UptimeRow[];
-}
+/** The uptime report of a period, as the API sends it and the schedule archives it. */
+export const uptimeReportSchema = z.object({
+  from: z.string().describe('start of the period (local midnight of `from`), RFC 3339 UTC'),
+  to: z.string().describe('end of the period, excluded'),
+  tz: z.string(),
+  generated_at: z.string(),
+  complete: z.boolean().describe('false while the period runs: figures stop at generated_at'),
+  boreholes: z.array(uptimeRowSchema),
+});
+export type UptimeReport = z.infer<typeof uptimeReportSchema>;
 
 export interface ReportSources {
   criticalAlertsBetween(fromMs: number, toMs: number): CriticalAlertRecord[];
@@ -134,6 +139,9 @@ export const UPTIME_CSV_COLUMNS = [
 export function uptimeCsvRows(report: UptimeReport): Record<(typeof UPTIME_CSV_COLUMNS)[number], string | number | null>[] {
   return report.boreholes.map((row) => ({ ...row, from: report.from, to: report.to }));
 }
+
+/** The report as a CSV table: one line a borehole, with the period on each. */
+export const uptimeCsv = (report: UptimeReport, separator: CsvSeparator = 'comma'): string => toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report), separator);
 
 /** Figures of a group of boreholes (a region): sums, and uptime and coverage from the summed hours. */
 export function summarizeRows(rows: readonly UptimeFigures[]): UptimeFigures {

@@ -15,6 +15,8 @@
  *   time from their opening to their resolution, for those resolved by `nowMs`.
  */
 
+import { z } from 'zod';
+
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
@@ -42,19 +44,23 @@ export interface UptimeInput {
   pumpingHours: number;
 }
 
-export interface UptimeFigures {
-  hours_total: number;
-  hours_down: number;
-  hours_no_data: number;
-  uptime_pct: number | null;
-  coverage_pct: number | null;
-  failures: number;
+const hours = (what: string) => z.number().describe(what);
+
+/** One borehole's (or a group's) figures for a period, as the API sends them. */
+export const uptimeFiguresSchema = z.object({
+  hours_total: hours('hours in the period (up to now while it runs)'),
+  hours_down: hours('union of the times a critical alert was not resolved'),
+  hours_no_data: hours('silences longer than offline_minutes, outside down times'),
+  uptime_pct: z.number().nullable().describe('100 × (total − down − no_data) / (total − no_data); null without data'),
+  coverage_pct: z.number().nullable().describe('100 × (total − no_data) / total'),
+  failures: z.number().int().describe('alerts that became critical in the period'),
   /** Of the failures, those resolved by now: the ones `mttr_hours` averages. */
-  repairs: number;
-  mttr_hours: number | null;
-  volume_m3: number;
-  pumping_hours: number;
-}
+  repairs: z.number().int().describe('of those, the ones resolved'),
+  mttr_hours: z.number().nullable().describe('mean time from opening to resolution of the repaired failures'),
+  volume_m3: z.number().describe('water pumped: meter differences where sent (a meter reset counts nothing), else the flow integral'),
+  pumping_hours: z.number(),
+});
+export type UptimeFigures = z.infer<typeof uptimeFiguresSchema>;
 
 export type Interval = readonly [startMs: number, endMs: number];
 

@@ -3,10 +3,13 @@
  * that the ministry can merge it into national water-point inventories. docs/reports.md lists the
  * columns and how our statuses map onto WPdx's.
  */
+import { z } from 'zod';
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole } from '../config/registry.js';
 import type { KnownFaultCode } from '../contract/payloads.js';
-import type { BoreholeStatus } from '../domain/borehole-status.js';
+import type { BoreholeStatus, BoreholeSummary } from '../domain/borehole-status.js';
+import { toCsv, type CsvSeparator } from './csv.js';
+import { localDate } from './periods.js';
 
 const OLC_ALPHABET = '23456789CFGHJMPQRVWX';
 
@@ -39,43 +42,33 @@ export function plusCode(lat: number, lon: number): string {
   return `${pairs.slice(0, 8)}+${pairs.slice(8)}${grid.slice(0, 1)}`;
 }
 
-export type WpdxStatusId = 'Yes' | 'No' | 'Unknown';
+export const WPDX_STATUS_IDS = ['Yes', 'No', 'Unknown'] as const;
+export type WpdxStatusId = (typeof WPDX_STATUS_IDS)[number];
 
-export interface WpdxRow {
-  wpdx_id: string;
-  report_date: string;
-  lat_deg: number;
-  lon_deg: number;
-  status_id: WpdxStatusId;
-  status_clean: string;
-  water_source_clean: string;
-  water_tech_clean: string;
-  management_clean: string;
-  clean_adm1: string;
-  clean_adm3: string;
-  water_point_name: string;
-  village: string;
-  orig_id: string;
-  source: string;
-}
+/** One water point in WPdx columns, in the order of the CSV. */
+export const wpdxRowSchema = z.object({
+  wpdx_id: z.string().describe('plus code (Open Location Code, 11 digits) of the location'),
+  report_date: z.string(),
+  lat_deg: z.number(),
+  lon_deg: z.number(),
+  status_id: z.enum(WPDX_STATUS_IDS).describe('is there water now'),
+  status_clean: z.string(),
+  water_source_clean: z.string(),
+  water_tech_clean: z.string(),
+  management_clean: z.string(),
+  clean_adm1: z.string().describe('region'),
+  clean_adm3: z.string().describe('commune'),
+  water_point_name: z.string(),
+  village: z.string(),
+  orig_id: z.string().describe('borehole id in this system'),
+  source: z.string(),
+});
+export type WpdxRow = z.infer<typeof wpdxRowSchema>;
 
-export const WPDX_COLUMNS: readonly (keyof WpdxRow)[] = [
-  'wpdx_id',
-  'report_date',
-  'lat_deg',
-  'lon_deg',
-  'status_id',
-  'status_clean',
-  'water_source_clean',
-  'water_tech_clean',
-  'management_clean',
-  'clean_adm1',
-  'clean_adm3',
-  'water_point_name',
-  'village',
-  'orig_id',
-  'source',
-];
+export const wpdxReportSchema = z.object({ report_date: z.string(), items: z.array(wpdxRowSchema) });
+export type WpdxReport = z.infer<typeof wpdxReportSchema>;
+
+export const WPDX_COLUMNS: readonly (keyof WpdxRow)[] = wpdxRowSchema.keyof().options;
 
 /** A pump that stopped because the water fell to its intake: the well is dry, not the pump broken. */
 const DRY_FAULT: KnownFaultCode = 'dry_run';
@@ -120,3 +113,19 @@ export function wpdxRow(
     source,
   };
 }
+
+/** What a WPdx row is made of: a borehole of the registry, its status and its unresolved alerts. */
+export type WpdxSummary = BoreholeSummary<Borehole, Pick<Alert, 'boreholeId' | 'rule' | 'severity' | 'fault'>>;
+
+/** The given boreholes in WPdx columns, as of `nowMs`. */
+export function wpdxReport(summaries: readonly WpdxSummary[], nowMs: number, source: string = WPDX_SOURCE): WpdxReport {
+  return {
+    report_date: new Date(nowMs).toISOString(),
+    items: summaries.map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, source)),
+  };
+}
+
+export const wpdxCsv = (rows: readonly WpdxRow[], separator: CsvSeparator = 'comma'): string => toCsv(WPDX_COLUMNS, rows, separator);
+
+/** The download's name: the local date it was made. */
+export const wpdxFilename = (nowMs: number, timeZone: string): string => `wpdx-${localDate(nowMs, timeZone)}.csv`;

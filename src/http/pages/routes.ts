@@ -27,10 +27,11 @@ import { networkPage } from './network-page.js';
 import { reportPage } from './report-page.js';
 import { SMS_FILTERS, smsPage, type SmsFilter } from './sms-page.js';
 import type { SmsPort } from '../routes/sms.js';
-import { localDate, PeriodError, periodContaining, type Period } from '../../reports/periods.js';
-import { WPDX_COLUMNS } from '../../reports/wpdx.js';
-import { csvSeparatorOf, sendCsv, toCsv } from '../csv.js';
-import { periodOfQuery, reportBoreholes, uptimeCsv, wpdxFilename, wpdxRows, type ReportsPort } from '../routes/reports.js';
+import { localDate, PeriodError, periodContaining, reportPeriod, type Period } from '../../reports/periods.js';
+import { uptimeCsv } from '../../reports/report.js';
+import { wpdxCsv, wpdxFilename } from '../../reports/wpdx.js';
+import { csvSeparatorOf, sendCsv } from '../csv.js';
+import { reportBoreholes, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
 
 export const TOKEN_COOKIE = 'bhm_token';
 const COOKIE_MAX_AGE_S = 30 * 86_400;
@@ -422,7 +423,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
     };
     const periodOf = (query: Record<string, string | undefined>): Period | PeriodError => {
       try {
-        return periodOfQuery({ from: query.from || undefined, to: query.to || undefined }, now(), timeZone);
+        return reportPeriod({ from: query.from || undefined, to: query.to || undefined }, now(), timeZone);
       } catch (error) {
         if (error instanceof PeriodError) return error;
         throw error;
@@ -475,7 +476,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       const separator = csvSeparatorOf(request.query.sep);
       if (separator === null) return badSeparator(reply);
       const nowMs = now();
-      return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, wpdxRows(options, identity, nowMs), separator));
+      return sendCsv(reply, wpdxFilename(nowMs, timeZone), wpdxCsv(wpdxReportFor(options, identity, nowMs).items, separator));
     });
   }
 

@@ -7,13 +7,13 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Borehole } from '../../config/registry.js';
-import { dayStart, localDate, PERIOD_KINDS, PeriodError, periodContaining, periodFromDates, type Period, type PeriodKind } from '../../reports/periods.js';
-import { UPTIME_CSV_COLUMNS, uptimeCsvRows, type UptimeReport } from '../../reports/report.js';
-import { WPDX_COLUMNS, WPDX_SOURCE, wpdxRow, type WpdxRow } from '../../reports/wpdx.js';
+import { dayStart, localDate, PERIOD_KINDS, PeriodError, reportPeriod, type Period, type PeriodKind } from '../../reports/periods.js';
+import { uptimeCsv, uptimeReportSchema, type UptimeReport } from '../../reports/report.js';
+import { wpdxCsv, wpdxFilename, wpdxReport, wpdxReportSchema, type WpdxReport } from '../../reports/wpdx.js';
 import type { ArchivedReport } from '../../storage/sqlite-store.js';
 import { QueryRangeError } from '../../storage/telemetry.js';
 import type { Identity, TokenAuth } from '../auth.js';
-import { csvSeparatorParam, sendCsv, toCsv, wantsCsv, type CsvSeparator } from '../csv.js';
+import { csvSeparatorParam, sendCsv, wantsCsv, type CsvSeparator } from '../csv.js';
 import type { NetworkPort, Scope } from '../network.js';
 import { errorSchema } from '../schemas.js';
 import type { AlertsPort } from './alerts.js';
@@ -37,35 +37,6 @@ export interface ReportRouteOptions {
   timeZone: string;
 }
 
-const hours = (what: string) => z.number().describe(what);
-
-export const uptimeRowSchema = z.object({
-  borehole: z.string(),
-  name: z.string(),
-  village: z.string(),
-  commune: z.string(),
-  region: z.string(),
-  hours_total: hours('hours in the period (up to now while it runs)'),
-  hours_down: hours('union of the times a critical alert was not resolved'),
-  hours_no_data: hours('silences longer than offline_minutes, outside down times'),
-  uptime_pct: z.number().nullable().describe('100 × (total − down − no_data) / (total − no_data); null without data'),
-  coverage_pct: z.number().nullable().describe('100 × (total − no_data) / total'),
-  failures: z.number().int().describe('alerts that became critical in the period'),
-  repairs: z.number().int().describe('of those, the ones resolved'),
-  mttr_hours: z.number().nullable().describe('mean time from opening to resolution of the repaired failures'),
-  volume_m3: z.number().describe('water pumped: meter differences where sent (a meter reset counts nothing), else the flow integral'),
-  pumping_hours: z.number(),
-});
-
-export const uptimeReportSchema = z.object({
-  from: z.string().describe('start of the period (local midnight of `from`), RFC 3339 UTC'),
-  to: z.string().describe('end of the period, excluded'),
-  tz: z.string(),
-  generated_at: z.string(),
-  complete: z.boolean().describe('false while the period runs: figures stop at generated_at'),
-  boreholes: z.array(uptimeRowSchema),
-});
-
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const date = (what: string) => z.string().regex(DATE, `\`${what}\` must be a date as YYYY-MM-DD`).optional();
 
@@ -87,35 +58,6 @@ const archiveItemSchema = z.object({
   url: z.string().describe('the archived report'),
 });
 
-const wpdxRowSchema = z.object({
-  wpdx_id: z.string().describe('plus code (Open Location Code, 11 digits) of the location'),
-  report_date: z.string(),
-  lat_deg: z.number(),
-  lon_deg: z.number(),
-  status_id: z.enum(['Yes', 'No', 'Unknown']).describe('is there water now'),
-  status_clean: z.string(),
-  water_source_clean: z.string(),
-  water_tech_clean: z.string(),
-  management_clean: z.string(),
-  clean_adm1: z.string().describe('region'),
-  clean_adm3: z.string().describe('commune'),
-  water_point_name: z.string(),
-  village: z.string(),
-  orig_id: z.string().describe('borehole id in this system'),
-  source: z.string(),
-});
-
-/** The period a query asks for; without dates, last month (what the ministry reads on the 1st). */
-export function periodOfQuery(query: { from?: string | undefined; to?: string | undefined; tz?: string | undefined }, nowMs: number, defaultTz: string): Period {
-  const tz = query.tz ?? defaultTz;
-  if (query.from === undefined && query.to === undefined) {
-    const thisMonth = periodContaining('month', nowMs, tz);
-    return periodContaining('month', thisMonth.fromMs - 1, tz);
-  }
-  if (query.from === undefined || query.to === undefined) throw new PeriodError('give both `from` and `to`, or neither (last month)');
-  return periodFromDates(query.from, query.to, tz);
-}
-
 /** The boreholes of a report: those the token sees, of one region if asked. */
 export function reportBoreholes(scope: Scope, identity: Identity | undefined, region: string | undefined): Borehole[] {
   const visible = scope.visible(identity);
@@ -128,14 +70,10 @@ function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | un
   return { ...report, boreholes: report.boreholes.filter((row) => visible.has(row.borehole)) };
 }
 
-export const uptimeCsv = (report: UptimeReport, separator: CsvSeparator = 'comma'): string => toCsv(UPTIME_CSV_COLUMNS, uptimeCsvRows(report), separator);
-
 /** Every borehole the identity sees, in WPdx columns, as of `nowMs`. */
-export function wpdxRows(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxRow[] {
-  return networkSummaries(options, identity).map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, WPDX_SOURCE));
+export function wpdxReportFor(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxReport {
+  return wpdxReport(networkSummaries(options, identity), nowMs);
 }
-
-export const wpdxFilename = (nowMs: number, timeZone: string): string => `wpdx-${localDate(nowMs, timeZone)}.csv`;
 
 function sendReport(reply: FastifyReply, report: UptimeReport, csv: CsvSeparator | false, name: string): FastifyReply | UptimeReport {
   return csv ? sendCsv(reply, `${name}.csv`, uptimeCsv(report, csv)) : report;
@@ -164,7 +102,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
     async (request, reply) => {
       let period: Period;
       try {
-        period = periodOfQuery(request.query, now(), timeZone);
+        period = reportPeriod(request.query, now(), timeZone);
       } catch (error) {
         if (error instanceof PeriodError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
         throw error;
@@ -257,14 +195,14 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
         security: [{ bearer: [] }],
         querystring: z.object({ format: z.enum(['json', 'csv']).optional(), sep: csvSeparatorParam }),
         produces: ['application/json', 'text/csv'],
-        response: { 200: z.object({ report_date: z.string(), items: z.array(wpdxRowSchema) }), 401: errorSchema },
+        response: { 200: wpdxReportSchema, 401: errorSchema },
       },
     },
     async (request, reply) => {
       const nowMs = now();
-      const items = wpdxRows(options, request.identity, nowMs);
-      if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, wpdxFilename(nowMs, timeZone), toCsv(WPDX_COLUMNS, items, request.query.sep));
-      return { report_date: new Date(nowMs).toISOString(), items };
+      const report = wpdxReportFor(options, request.identity, nowMs);
+      if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, wpdxFilename(nowMs, timeZone), wpdxCsv(report.items, request.query.sep));
+      return report;
     },
   );
 };

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TOKEN_COOKIE } from '../../../src/http/pages/routes.js';
-import type { uptimeReportSchema } from '../../../src/http/routes/reports.js';
+import type { uptimeReportSchema } from '../../../src/reports/report.js';
 import { plusCode } from '../../../src/reports/wpdx.js';
 import { bearer, seedNetwork, startHarness, TOKENS, type Harness } from './harness.js';
 import type { z } from 'zod';
