@@ -23,4 +23,5 @@ export const RULE_TITLES = {
   short_cycling: 'Démarrages trop fréquents',
   low_output: 'Production faible',
   maintenance_due: 'Entretien à prévoir',
+  current_rising: 'Courant pompe en hausse',
 } as const satisfies Record<RuleId, string>;

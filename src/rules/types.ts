@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { CATALOGUE } from './catalogue/index.js';
 
-export const RULE_IDS = ['pump_fault', 'no_flow', 'low_water', 'offline', 'short_cycling', 'low_output', 'maintenance_due'] as const;
+export const RULE_IDS = ['pump_fault', 'no_flow', 'low_water', 'offline', 'short_cycling', 'low_output', 'maintenance_due', 'current_rising'] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { RuleId } from '../types.js';
+import { currentRising } from './current-rising.js';
 import type { RuleDefinition } from './definition.js';
 import { lowOutput } from './low-output.js';
 import { lowWater } from './low-water.js';
@@ -23,6 +24,7 @@ export const CATALOGUE = {
   short_cycling: shortCycling,
   low_output: lowOutput,
   maintenance_due: maintenanceDue,
+  current_rising: currentRising,
 } satisfies Record<RuleId, RuleDefinition>;
 
 /**

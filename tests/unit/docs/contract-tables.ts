@@ -280,6 +280,9 @@ const RULE_PARAM_MEANINGS: Record<keyof typeof RULE_DEFAULTS, string> = {
   max_starts_per_hour: '`short_cycling`: more pump starts than this in an hour',
   low_output_ratio: "`low_output`: a day's volume below this share of the median of the 14 days before",
   service_hours: '`maintenance_due`: pump running hours since the last maintenance',
+  current_window_hours: '`current_rising`: the hours of pumping (clock hours with current and flow measured) over which the trend is judged',
+  current_rise_ratio: '`current_rising`: rise of the mean current, newest third of the window over the oldest third, that warns',
+  current_flow_tolerance: "`current_rising`: each hour's mean flow within this share of the window's median: the flow stayed constant",
   clear_minutes: 'how long a condition stays clear before its alert resolves',
   escalate_after_minutes: 'an unacknowledged critical alert is sent again to the technician and the escalation contact after this',
 };
