@@ -70,14 +70,15 @@ export class Ingest {
    * on together (a batch keeps its spacing).
    */
   private keepClocklessApart(readings: Reading[], receivedAtMs: number): void {
-    const clockless = readings.filter((reading) => (reading.values as { ts?: unknown }).ts === undefined);
-    const first = clockless[0];
+    const isClockless = (reading: Reading) => (reading.values as { ts?: unknown }).ts === undefined;
+    // Most devices have a clock: on the hot path, nothing is allocated for their messages.
+    const first = readings.find(isClockless);
     if (!first) return;
     // A message is one topic: one borehole and kind, one series.
     const series = `${first.boreholeId}/${first.kind}`;
     const previous = this.lastClocklessReceiptMs.get(series);
     const receivedAs = previous !== undefined && receivedAtMs <= previous ? previous + 1 : receivedAtMs;
-    for (const reading of clockless) reading.tsMs += receivedAs - receivedAtMs;
+    if (receivedAs !== receivedAtMs) for (const reading of readings) if (isClockless(reading)) reading.tsMs += receivedAs - receivedAtMs;
     this.lastClocklessReceiptMs.set(series, receivedAs);
   }
 
