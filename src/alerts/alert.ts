@@ -3,8 +3,9 @@
  * `resolved` (the condition cleared and stayed clear, or a person closed it). At most one alert
  * not yet resolved per borehole and rule. Pure functions of values; the engine stores the result.
  */
+import type { AlertRule } from '../incidents/causes.js';
 import { RULE_TITLES } from '../rules/messages.js';
-import { severityRank, type RuleId, type Severity } from '../rules/types.js';
+import { severityRank, type Severity } from '../rules/types.js';
 
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];
@@ -14,7 +15,8 @@ export interface Alert {
   /** Short number people type in SMS (`OK 17`). */
   code: number;
   boreholeId: string;
-  rule: RuleId;
+  /** A rule of section 4, or `reported_by_person` for a fault people reported (section 9). */
+  rule: AlertRule;
   severity: Severity;
   state: AlertState;
   message: string;
@@ -48,7 +50,7 @@ export interface AlertChange {
   notify: boolean;
 }
 
-export function alertMessage(rule: RuleId, detail: string): string {
+export function alertMessage(rule: AlertRule, detail: string): string {
   return `${RULE_TITLES[rule]} : ${detail}`;
 }
 
@@ -56,7 +58,7 @@ export type NewAlert = Omit<Alert, 'id' | 'code'>;
 
 export function openAlert(
   boreholeId: string,
-  rule: RuleId,
+  rule: AlertRule,
   severity: Severity,
   detail: string,
   atMs: number,

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { BOREHOLE_ID_PATTERN } from '../contract/topics.js';
 import { parseRegistryPhone, type PhoneUse } from '../domain/phone.js';
 import { ConfigError, formatPath, type ConfigProblem, type SourcePosition } from './errors.js';
+import { RULE_IDS, type RuleId } from '../rules/types.js';
 import { resolveRuleParams, ruleParamsOverrideSchema, type RuleParams } from './rule-params.js';
 
 const text = z.string().trim().min(1, 'must not be empty');
@@ -34,6 +35,28 @@ const contactSchema = z.object({ name: text, phone: phone('mobile') });
 const escalationContactSchema = z.object({ name: text, phone: phone('any') });
 
 export const LANGUAGES = ['fr', 'bm', 'en'] as const;
+
+/**
+ * The maintenance provider's targets (CONTRACT.md section 9): acknowledged within `respond_hours`,
+ * repaired within `repair_hours`. `warning_rules` names the rules whose warnings need a technician
+ * too (every critical incident does).
+ */
+const serviceLevelSchema = z
+  .object({
+    respond_hours: z.number().positive().optional(),
+    repair_hours: z.number().positive().optional(),
+    warning_rules: z.array(z.enum(RULE_IDS)).optional(),
+  })
+  .strict();
+export type ServiceLevelEntry = z.infer<typeof serviceLevelSchema>;
+
+export interface ServiceLevel {
+  respond_hours: number;
+  repair_hours: number;
+  warning_rules: readonly RuleId[];
+}
+
+export const SERVICE_LEVEL_DEFAULTS: Readonly<ServiceLevel> = Object.freeze({ respond_hours: 72, repair_hours: 168, warning_rules: [] });
 export type Language = (typeof LANGUAGES)[number];
 
 export const boreholeSchema = z.object({
@@ -55,6 +78,10 @@ export const boreholeSchema = z.object({
     contacts: z.array(contactSchema).min(1, 'must name at least one committee contact'),
   }),
   technician: contactSchema,
+  /** Who takes the work order when the technician does not acknowledge in time. */
+  backup_technician: contactSchema.optional(),
+  provider: text.optional(),
+  service_level: serviceLevelSchema.optional(),
   rules: ruleParamsOverrideSchema.optional(),
 })
   // A misspelt key (`rule:`, `technicien:`) would otherwise be dropped without a word.
@@ -64,6 +91,10 @@ export const registryFileSchema = z
   .object({
     boreholes: z.array(boreholeSchema).min(1, 'must list at least one borehole'),
     escalation: z.record(z.string(), escalationContactSchema).optional(),
+    /** A region's backup technician, for the boreholes that name none. */
+    backup_technicians: z.record(z.string(), contactSchema).optional(),
+    provider: text.optional(),
+    service_level: serviceLevelSchema.optional(),
     rules: ruleParamsOverrideSchema.optional(),
   })
   .strict()
@@ -106,9 +137,15 @@ export type RegistryFile = z.infer<typeof registryFileSchema>;
 export type BoreholeEntry = z.infer<typeof boreholeSchema>;
 export type Contact = z.infer<typeof contactSchema>;
 
-/** A borehole as the service uses it: the registry entry with its rule parameters resolved. */
-export interface Borehole extends Omit<BoreholeEntry, 'rules'> {
+/**
+ * A borehole as the service uses it: the registry entry with its rule parameters, service level,
+ * provider and backup technician resolved from the top level where it names none.
+ */
+export interface Borehole extends Omit<BoreholeEntry, 'rules' | 'service_level' | 'provider' | 'backup_technician'> {
   rules: RuleParams;
+  service_level: ServiceLevel;
+  provider: string | null;
+  backup_technician: Contact | null;
 }
 
 export interface Registry {
@@ -119,7 +156,20 @@ export interface Registry {
 export function buildRegistry(file: RegistryFile): Registry {
   const boreholes = new Map<string, Borehole>();
   for (const entry of file.boreholes) {
-    boreholes.set(entry.id, { ...entry, rules: resolveRuleParams(file.rules, entry.rules) });
+    const { service_level: own, provider, backup_technician, ...rest } = entry;
+    const service_level: ServiceLevel = { ...SERVICE_LEVEL_DEFAULTS };
+    for (const level of [file.service_level, own]) {
+      if (level?.respond_hours !== undefined) service_level.respond_hours = level.respond_hours;
+      if (level?.repair_hours !== undefined) service_level.repair_hours = level.repair_hours;
+      if (level?.warning_rules !== undefined) service_level.warning_rules = level.warning_rules;
+    }
+    boreholes.set(entry.id, {
+      ...rest,
+      rules: resolveRuleParams(file.rules, entry.rules),
+      service_level,
+      provider: provider ?? file.provider ?? null,
+      backup_technician: backup_technician ?? file.backup_technicians?.[entry.region] ?? null,
+    });
   }
   return { boreholes, escalation: file.escalation ?? {} };
 }

@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { DEFINITIONS, lifecycleParams, type ParamsShape } from '../rules/catalogue/index.js';
+import { DEFINITIONS, incidentParams, lifecycleParams, type ParamsShape } from '../rules/catalogue/index.js';
 
 /**
  * Every tunable of CONTRACT.md sections 4 (rules) and 5 (SMS), with its default: each rule's
  * parameters as its definition declares them (src/rules/catalogue/), in catalogue order, then the
- * alert lifecycle's. The registry may override any of them for all boreholes (top-level `rules`)
+ * alert lifecycle's, then the incidents' (section 9). The registry may override any of them for all boreholes (top-level `rules`)
  * or per borehole; minutes accept decimals so tests and pilots can use short windows
  * (`offline_minutes: 0.5`).
  */
-const paramsShape = Object.assign({}, ...DEFINITIONS.map((definition) => definition.params.shape), lifecycleParams.shape) as ParamsShape;
+const paramsShape = Object.assign({}, ...DEFINITIONS.map((definition) => definition.params.shape), lifecycleParams.shape, incidentParams.shape) as ParamsShape;
 
 export type RuleParams = z.output<z.ZodObject<ParamsShape>>;
 

@@ -18,12 +18,13 @@ import type { Language } from '../config/registry.js';
 import { KNOWN_FAULT_CODES, type KnownFaultCode } from '../contract/payloads.js';
 import { STATUS_URGENCY, type BoreholeStatus } from '../domain/borehole-status.js';
 import { describeFault } from '../rules/messages.js';
-import type { RuleId, Severity } from '../rules/types.js';
+import type { AlertRule } from '../incidents/causes.js';
+import type { Severity } from '../rules/types.js';
 import { fitSegment, gsm7Length, SEGMENT_SEPTETS, toGsm7, truncateSeptets } from './gsm7.js';
 
 export interface AlertTextInput {
   boreholeName: string;
-  rule: RuleId;
+  rule: AlertRule;
   severity: Severity;
   /** The pump's fault code (`dry_run`, `overload`...) or its French description; pump_fault only. */
   fault?: string;
@@ -42,14 +43,14 @@ export interface WaterBackInput {
 
 export interface ConfirmationInput {
   boreholeName: string;
-  rule: RuleId;
+  rule: AlertRule;
   code: number;
 }
 
 export interface StatusEntry {
   name: string;
   status: BoreholeStatus;
-  openAlerts: readonly { code: number; rule: RuleId }[];
+  openAlerts: readonly { code: number; rule: AlertRule }[];
 }
 
 export interface SummaryInput {
@@ -60,12 +61,12 @@ export interface SummaryInput {
 
 interface Texts {
   /** The problem as a villager says it; low_water depends on the severity. */
-  problem: Record<Exclude<RuleId, 'pump_fault' | 'low_water'>, string> & {
+  problem: Record<Exclude<AlertRule, 'pump_fault' | 'low_water'>, string> & {
     pump_fault: string;
     low_water: { warning: string; critical: string };
   };
   /** Short words for lists (ETAT, confirmations). */
-  short: Record<RuleId, string>;
+  short: Record<AlertRule, string>;
   fault: Record<KnownFaultCode, string>;
   status: Record<BoreholeStatus, string>;
   alert: (name: string, problem: string, time: string, code: string) => string;
@@ -90,6 +91,7 @@ const FR: Texts = {
     low_output: "le forage donne peu d'eau",
     maintenance_due: 'entretien de la pompe a prevoir',
     current_rising: 'pompe usee ou bouchee: courant en hausse',
+    reported_by_person: 'panne signalee par les usagers',
   },
   short: {
     pump_fault: 'panne pompe',
@@ -100,6 +102,7 @@ const FR: Texts = {
     low_output: "peu d'eau",
     maintenance_due: 'entretien',
     current_rising: 'courant en hausse',
+    reported_by_person: 'panne signalee',
   },
   fault: {
     dry_run: 'marche a sec',
@@ -134,6 +137,7 @@ const EN: Texts = {
     low_output: 'borehole giving little water',
     maintenance_due: 'pump service due',
     current_rising: 'pump wearing or clogging: current rising',
+    reported_by_person: 'breakdown reported by users',
   },
   short: {
     pump_fault: 'pump fault',
@@ -144,6 +148,7 @@ const EN: Texts = {
     low_output: 'low output',
     maintenance_due: 'service due',
     current_rising: 'current rising',
+    reported_by_person: 'reported breakdown',
   },
   fault: {
     dry_run: 'running dry',
@@ -170,7 +175,8 @@ const EN: Texts = {
 // NATIVE SPEAKER REVIEW NEEDED (see the file comment). Literal meanings, for the reviewer:
 // "Aw ye OK 17 ci" = send OK 17; "mɔgɔ si ma jaabi" = nobody answered; "i ni ce" = thank you;
 // "sɔrɔla" = was received; "datugura" = was closed; "walima" = or; "nimɔrɔ" = number;
-// "pompe kuran bɛ caya, aw ye a lajɛ" = the pump's current is growing, look at it (current_rising).
+// "pompe kuran bɛ caya, aw ye a lajɛ" = the pump's current is growing, look at it (current_rising);
+// "mɔgɔw ko forage tiɲɛna" = people say the borehole broke; "tiɲɛni fɔra" = a breakdown was told.
 const BM: Texts = {
   problem: {
     pump_fault: 'pompe tiɲɛna',
@@ -181,6 +187,7 @@ const BM: Texts = {
     low_output: 'forage ji ka dɔgɔ',
     maintenance_due: 'pompe lajɛli waati sera',
     current_rising: 'pompe kuran bɛ caya, aw ye a lajɛ',
+    reported_by_person: 'mɔgɔw ko forage tiɲɛna',
   },
   short: {
     pump_fault: 'pompe tiɲɛna',
@@ -191,6 +198,7 @@ const BM: Texts = {
     low_output: 'ji ka dɔgɔ',
     maintenance_due: 'lajɛli waati',
     current_rising: 'kuran bɛ caya',
+    reported_by_person: 'tiɲɛni fɔra',
   },
   fault: {
     dry_run: 'a bɛ baara ji kɔ',
@@ -270,7 +278,7 @@ function faultWords(t: Texts, fault: string | undefined): string | null {
   return /^[A-Za-z0-9_.-]{1,16}$/.test(raw) ? raw : null;
 }
 
-function problemWords(t: Texts, rule: RuleId, severity: Severity, fault: string | undefined): string {
+function problemWords(t: Texts, rule: AlertRule, severity: Severity, fault: string | undefined): string {
   if (rule === 'low_water') return severity === 'critical' ? t.problem.low_water.critical : t.problem.low_water.warning;
   if (rule === 'pump_fault') {
     const words = faultWords(t, fault);

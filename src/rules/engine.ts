@@ -17,6 +17,7 @@ import {
   type Alert,
   type AlertChange,
 } from '../alerts/alert.js';
+import { isDataRule } from '../incidents/causes.js';
 import type { MaintenanceRecord, OperationalStore } from '../storage/sqlite-store.js';
 import { evaluateReadings, evaluateTick, forgetCondition, recordMaintenance, type RuleContext } from './evaluate.js';
 import { initialRuleState, type RuleEvent, type RuleState } from './types.js';
@@ -198,7 +199,8 @@ export class RulesEngine {
     return this.change(alertId, (alert, now) => {
       const updated = resolve(alert, actor, now);
       const state = this.states.get(alert.boreholeId);
-      if (state) {
+      // A person's report (`reported_by_person`) has no condition for the rules to forget.
+      if (state && isDataRule(alert.rule)) {
         const next = forgetCondition(state, alert.rule);
         this.states.set(alert.boreholeId, next);
         this.options.store.saveRuleState(alert.boreholeId, next);

@@ -1,5 +1,5 @@
 /** Words for what the rules found, in French: the language of the API's readers and pages. */
-import type { RuleId } from './types.js';
+import type { AlertRule } from '../incidents/causes.js';
 
 const FAULTS: Record<string, string> = {
   dry_run: 'marche à sec',
@@ -24,4 +24,5 @@ export const RULE_TITLES = {
   low_output: 'Production faible',
   maintenance_due: 'Entretien à prévoir',
   current_rising: 'Courant pompe en hausse',
-} as const satisfies Record<RuleId, string>;
+  reported_by_person: 'Panne signalée',
+} as const satisfies Record<AlertRule, string>;

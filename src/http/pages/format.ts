@@ -2,7 +2,8 @@
 import type { AlertState } from '../../alerts/alert.js';
 import type { Role } from '../../config/env.js';
 import { RULE_TITLES } from '../../rules/messages.js';
-import type { RuleId, Severity } from '../../rules/types.js';
+import type { AlertRule } from '../../incidents/causes.js';
+import type { Severity } from '../../rules/types.js';
 import type { BoreholeStatus } from '../../domain/borehole-status.js';
 
 export const STATUS_LABELS: Record<BoreholeStatus, string> = {
@@ -27,7 +28,7 @@ export const ROLE_LABELS: Record<Role, string> = { viewer: 'lecteur', operator: 
 
 export const LANGUAGE_LABELS: Record<string, string> = { fr: 'français', bm: 'bambara', en: 'anglais' };
 
-export const ruleTitle = (rule: RuleId): string => RULE_TITLES[rule];
+export const ruleTitle = (rule: AlertRule): string => RULE_TITLES[rule];
 
 export class Formatter {
   private readonly dateTime: Intl.DateTimeFormat;

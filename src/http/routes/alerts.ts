@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { ALERT_STATES, AlertTransitionError, type Alert, type AlertChangeKind } from '../../alerts/alert.js';
 import type { Registry } from '../../config/registry.js';
 import { UnknownAlertError, type RulesEngine } from '../../rules/engine.js';
-import { RULE_IDS, SEVERITIES } from '../../rules/types.js';
+import { ALERT_RULES, type AlertRule } from '../../incidents/causes.js';
+import { SEVERITIES } from '../../rules/types.js';
 import type { AlertEventRecord, AlertQuery, MaintenanceRecord, OperationalStore } from '../../storage/sqlite-store.js';
 import { actorOf, hasRole, type TokenAuth } from '../auth.js';
 import type { Scope } from '../network.js';
@@ -48,7 +49,7 @@ export const alertSchema = z.object({
   id: z.string().describe('UUID'),
   code: z.number().int().describe('short number people type in SMS (OK 17)'),
   borehole: z.string(),
-  rule: z.enum(RULE_IDS),
+  rule: z.enum(ALERT_RULES as [AlertRule, ...AlertRule[]]),
   severity: z.enum(SEVERITIES),
   state: z.enum(ALERT_STATES),
   message: z.string().describe('what the rule found, in French'),

@@ -36,10 +36,24 @@ export const lifecycleParams = z.object({
   escalate_after_minutes: z.number().positive().default(120),
 });
 
+/**
+ * The parameters of incidents and repairs (CONTRACT.md section 9), overridable like the rules'.
+ * `group_seconds` is ours: how long an incident's first SMS waits for the alerts that come with
+ * it (a pump's fault and the flow it stopped arrive seconds apart), so that it names the cause.
+ */
+export const incidentParams = z.object({
+  verify_minutes: z.number().positive().default(30),
+  verify_hours: z.number().positive().default(24),
+  reopen_hours: z.number().nonnegative().default(72),
+  functional_max_down_hours: z.number().nonnegative().max(24).default(2),
+  results_threshold_pct: z.number().min(0).max(100).default(96),
+  group_seconds: z.number().nonnegative().max(3600).default(60),
+});
+
 /** Every definition, widened: what the evaluator iterates. */
 export const DEFINITIONS: readonly RuleDefinition[] = Object.values(CATALOGUE);
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
-/** Every parameter of every rule, then the lifecycle's: the registry's `rules` block. */
-export type ParamsShape = UnionToIntersection<(typeof CATALOGUE)[RuleId]['params']['shape']> & typeof lifecycleParams.shape;
+/** Every parameter of every rule, then the lifecycle's and the incidents': the registry's `rules` block. */
+export type ParamsShape = UnionToIntersection<(typeof CATALOGUE)[RuleId]['params']['shape']> & typeof lifecycleParams.shape & typeof incidentParams.shape;

@@ -284,7 +284,13 @@ const RULE_PARAM_MEANINGS: Record<keyof typeof RULE_DEFAULTS, string> = {
   current_rise_ratio: '`current_rising`: rise of the mean current, newest third of the window over the oldest third, that warns',
   current_flow_tolerance: "`current_rising`: each hour's mean flow within this share of the window's median: the flow stayed constant",
   clear_minutes: 'how long a condition stays clear before its alert resolves',
-  escalate_after_minutes: 'an unacknowledged critical alert is sent again to the technician and the escalation contact after this',
+  escalate_after_minutes: 'an unacknowledged incident is sent again to the technician, the backup technician and the escalation contact after this',
+  verify_minutes: 'section 9: minutes of pumping with flow above `no_flow_lpm` and no fault that verify a repair',
+  verify_hours: 'section 9: a repair claim the data has not confirmed after this many hours goes back to the technician (a failed repair)',
+  reopen_hours: 'section 9: a fault of the same cause within this many hours of a verified repair reopens the incident (a failed repair)',
+  functional_max_down_hours: 'section 9: a day with data is functional while its down time stays below this many hours',
+  results_threshold_pct: 'section 9: the share of functional days the results report asks of a provider',
+  group_seconds: "an incident's first SMS waits this long for the alerts that come with it, so that it names their cause",
 };
 
 /** The example registry as JSON, the form section 3 shows in YAML only. */
