@@ -33,8 +33,8 @@ import { RulesEngine } from './rules/engine.js';
 import { resolveAlertsOfRemovedBoreholes } from './alerts/removed-boreholes.js';
 import { SmsDispatcher } from './notify/dispatcher.js';
 import { createSmsGateway } from './notify/gateways/config.js';
-import { Notifier } from './notify/notifier.js';
 import { InboundSmsHandler } from './notify/replies.js';
+import { IncidentDesk } from './incidents/desk.js';
 
 export interface ServiceDeps {
   config: Config;
@@ -162,13 +162,27 @@ export async function startService({
     now,
     log: smsLog,
     perHourLimit: config.sms.perHourLimit,
+    incidentStanding: (id) => {
+      const incident = store.incidents.byId(id);
+      return incident ? { closed: incident.state === 'verified', acknowledged: incident.acknowledgedAtMs !== null } : null;
+    },
     events: {
       sent: (kind) => metrics.smsSent.inc({ kind }),
       failed: (kind, retryable) => metrics.smsFailures.inc({ kind, retryable: String(retryable) }),
     },
   });
-  const notifier = new Notifier({ registry, dispatcher, store, timeZone: config.reportTz, now, log: smsLog });
-  rules.onChange((change) => notifier.onAlertChange(change));
+  // Alerts become incidents, and incidents are what people hear of (CONTRACT.md section 9).
+  const desk = new IncidentDesk({
+    registry,
+    store,
+    rules,
+    wakeDispatcher: () => void dispatcher.wake(),
+    timeZone: config.reportTz,
+    now,
+    log: log.child({ component: 'incidents' }),
+    events: { changed: (kind) => metrics.incidentChanges.inc({ kind }) },
+  });
+  rules.onChange((change) => desk.onAlertChange(change));
   const inboundSms = new InboundSmsHandler({
     registry,
     now,
@@ -176,14 +190,11 @@ export async function startService({
     defaultRegion: config.sms.defaultRegion,
     events: { duplicate: () => metrics.smsInboundDuplicates.inc(), replySuppressed: () => metrics.smsRepliesSuppressed.inc() },
     ports: {
-      alertByCode: (code) => store.alertByCode(code),
+      desk,
       unresolvedAlerts: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
-      acknowledge: (id, actor) => rules.acknowledge(id, actor),
-      resolve: (id, actor, note) => rules.resolve(id, actor, note),
-      recordMaintenance: (boreholeId, actor, note) => rules.recordMaintenance(boreholeId, actor, note),
       lastHeardAtMs: (boreholeId) => rules.stateOf(boreholeId)?.lastHeardAtMs ?? null,
-      record: (at, sender, text, outcome) => store.recordInboundSms(at, sender, text, outcome),
-      reply: (to, text, replyTo) => dispatcher.enqueueReply(to, text, replyTo),
+      record: (at, sender, text, outcome, incidentId) => store.recordInboundSms(at, sender, text, outcome, incidentId ?? null),
+      reply: (to, text, replyTo, incidentId) => dispatcher.enqueueReply(to, text, replyTo, incidentId),
       claimInboundSms: (key, at, windowMs, retentionMs) => store.claimInboundSms(key, at, windowMs, retentionMs),
       releaseInboundSms: (key) => store.releaseInboundSms(key),
       repliesQueuedSince: (to, sinceMs) => store.repliesQueuedSince(to, sinceMs),
@@ -197,7 +208,10 @@ export async function startService({
     metrics,
     now,
     log: log.child({ component: 'ingest' }),
-    onAccepted: (readings) => rules.accept(readings),
+    onAccepted: (readings) => {
+      rules.accept(readings);
+      desk.observe(readings);
+    },
   });
   const drain = new Drain({
     journal,
@@ -461,8 +475,8 @@ export async function startService({
     }
   }
   rules.start();
+  desk.start();
   dispatcher.start();
-  notifier.start();
   drain.start();
   reportScheduler.start();
 
@@ -475,8 +489,8 @@ export async function startService({
       await mqttSource.stop();
       // Whatever was handled but not committed was not acknowledged either: the broker keeps it.
       rules.stop();
+      desk.stop();
       await reportScheduler.stop();
-      notifier.stop();
       await dispatcher.stop();
       await drain.stop(SHUTDOWN_FLUSH_MS);
       journal.close();

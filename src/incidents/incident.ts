@@ -45,6 +45,16 @@ export const verificationSchema = z.object({
 });
 export type Verification = z.infer<typeof verificationSchema>;
 
+/** What the readings said at a moment (the newest of each topic then): the page shows it. */
+export const snapshotSchema = z.object({
+  atMs: z.number(),
+  running: z.boolean().nullable(),
+  flowLpm: z.number().nullable(),
+  depthM: z.number().nullable(),
+  lastTsMs: z.number().nullable(),
+});
+export type ReadingsSnapshot = z.infer<typeof snapshotSchema>;
+
 export const INCIDENT_VERSION = 1;
 
 export const incidentSchema = z.object({
@@ -96,6 +106,7 @@ export const incidentSchema = z.object({
   /** A PANNE repaired with no data since: the committee was asked to answer OK. */
   confirmationAskedAtMs: z.number().nullable(),
   verification: verificationSchema.nullable(),
+  snapshots: z.object({ opened: snapshotSchema.nullable(), verified: snapshotSchema.nullable() }),
 });
 export type Incident = z.infer<typeof incidentSchema>;
 
@@ -130,6 +141,7 @@ export interface NewIncident {
   repairHours: number;
   /** How long after opening the first announcement waits for related alerts. */
   groupMs: number;
+  snapshot: ReadingsSnapshot | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -176,6 +188,7 @@ export function openIncident(input: NewIncident): Incident {
     missedRepairAtMs: null,
     confirmationAskedAtMs: null,
     verification: null,
+    snapshots: { opened: input.snapshot, verified: null },
   };
 }
 

@@ -3,7 +3,9 @@
  * implements it). Defined here, where its users can import it without importing the desk.
  */
 import type { Alert } from '../alerts/alert.js';
-import type { Actor, Incident, IncidentState } from './incident.js';
+import type { Actor, Incident, IncidentState, ReadingsSnapshot } from './incident.js';
+
+export type { ReadingsSnapshot };
 
 export interface IncidentQuery {
   state?: IncidentState | 'open' | undefined;
@@ -19,13 +21,6 @@ export type TimelineEntry =
   | { kind: 'command'; atMs: number; from: string; text: string; outcome: string }
   | { kind: 'change'; atMs: number; change: IncidentEventKind; state: IncidentState; actor: Actor; detail: string | null }
   | { kind: 'snapshot'; atMs: number; label: 'opened' | 'verified'; readings: ReadingsSnapshot };
-
-/** What the readings said at a moment: the newest of each topic then. */
-export interface ReadingsSnapshot {
-  pump: { running: boolean; fault: string | null; currentA: number | null; tsMs: number } | null;
-  flow: { rateLpm: number; tsMs: number } | null;
-  level: { depthM: number; tsMs: number } | null;
-}
 
 export type IncidentEventKind =
   | 'opened'

@@ -11,14 +11,14 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alert } from '../alerts/alert.js';
 import type { Language, Registry } from '../config/registry.js';
-import type { OutboxMessage } from '../storage/sqlite-store.js';
+import type { OutboxEntry, OutboxMessage } from '../storage/sqlite-store.js';
 import { SmsSendError, type SmsGateway } from './gateway.js';
 import { localTime, type PlannedMessage } from './routing.js';
 import { renderAlert, renderSummary, renderWaterBack } from './templates.js';
 
 /** What the dispatcher needs of the store. */
 export interface OutboxStore {
-  enqueueSms(message: Pick<OutboxMessage, 'id' | 'recipient' | 'text' | 'kind' | 'alertId' | 'createdAtMs' | 'notBeforeMs' | 'onlyWhileUnresolved'>): boolean;
+  enqueueSms(message: OutboxEntry): boolean;
   dueSms(nowMs: number, limit: number): OutboxMessage[];
   smsById(id: string): OutboxMessage | null;
   markSmsSent(id: string, atMs: number, gateway: string, providerMessageId: string | null): void;
@@ -45,6 +45,11 @@ export interface DispatcherOptions {
   log: Logger;
   events?: DispatcherEvents;
   perHourLimit?: number;
+  /**
+   * Where an incident stands, for its messages still queued (section 9): one that is closed
+   * drops them, one acknowledged drops its "nobody answered" escalation.
+   */
+  incidentStanding?: (incidentId: string) => { closed: boolean; acknowledged: boolean } | null;
   pollIntervalMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -106,9 +111,9 @@ export class SmsDispatcher {
   }
 
   /** Stores a reply to an SMS a person sent (`replyTo` identifies that SMS). */
-  enqueueReply(to: string, text: string, replyTo: string): void {
+  enqueueReply(to: string, text: string, replyTo: string, incidentId: string | null = null): void {
     const now = this.options.now();
-    this.options.store.enqueueSms({ id: messageId('reply', replyTo, to), recipient: to, text, kind: 'reply', alertId: null, createdAtMs: now, notBeforeMs: now, onlyWhileUnresolved: false });
+    this.options.store.enqueueSms({ id: messageId('reply', replyTo, to), recipient: to, text, kind: 'reply', alertId: null, incidentId, createdAtMs: now, notBeforeMs: now, onlyWhileUnresolved: false });
     void this.wake();
   }
 
@@ -178,6 +183,18 @@ export class SmsDispatcher {
       // "Nobody confirmed" is false once somebody did, even if the gateway was down meanwhile.
       if (message.kind === 'escalation' && alert.state !== 'open') {
         store.finishSms(message.id, 'cancelled', 'the alert was acknowledged before the escalation could go out');
+        return;
+      }
+    }
+    if (message.incidentId && message.onlyWhileUnresolved && this.options.incidentStanding) {
+      const standing = this.options.incidentStanding(message.incidentId);
+      if (!standing || standing.closed) {
+        store.finishSms(message.id, 'cancelled', 'the incident was closed before the message could go out');
+        log.info({ messageId: message.id, kind: message.kind, to: message.recipient, incidentId: message.incidentId }, 'sms dropped: its incident closed before it could go out');
+        return;
+      }
+      if (message.kind === 'incident_escalation' && standing.acknowledged) {
+        store.finishSms(message.id, 'cancelled', 'the incident was acknowledged before the escalation could go out');
         return;
       }
     }

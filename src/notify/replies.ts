@@ -19,26 +19,18 @@ import { summarize } from '../domain/borehole-status.js';
 import { normaliseSender, type PhoneRegion } from '../domain/phone.js';
 import type { InboundSms } from './gateways/inbound.js';
 import { parseCommand } from './commands.js';
-import {
-  renderAckConfirmation,
-  renderHelp,
-  renderNotAllowed,
-  renderRepairConfirmation,
-  renderStatus,
-  renderUnknownAlert,
-  type StatusEntry,
-} from './templates.js';
+import type { IncidentDesk, Standing } from '../incidents/desk.js';
+import { renderCommandAnswer } from './incident-texts.js';
+import { renderHelp, renderStatus, type StatusEntry } from './templates.js';
 
 export interface ReplyPorts {
-  alertByCode(code: number): Alert | null;
+  /** Incidents and work orders: what the commands act on (src/incidents/desk.ts). */
+  desk: Pick<IncidentDesk, 'command' | 'reportByPerson' | 'missedCall'>;
   unresolvedAlerts(boreholeIds: readonly string[]): Alert[];
-  acknowledge(alertId: string, actor: string): Alert;
-  resolve(alertId: string, actor: string, note?: string): Alert;
-  recordMaintenance(boreholeId: string, actor: string, note: string): unknown;
   /** When the borehole was last heard from, if ever. */
   lastHeardAtMs(boreholeId: string): number | null;
-  record(receivedAtMs: number, sender: string, text: string, outcome: string): void;
-  reply(to: string, text: string, replyTo: string): void;
+  record(receivedAtMs: number, sender: string, text: string, outcome: string, incidentId?: string | null): void;
+  reply(to: string, text: string, replyTo: string, incidentId: string | null): void;
   /** True the first time `key` is seen within `windowMs` (kept for `retentionMs`), durably. */
   claimInboundSms(key: string, atMs: number, windowMs: number, retentionMs: number): boolean;
   releaseInboundSms(key: string): void;
@@ -75,14 +67,22 @@ export const INBOUND_ID_RETENTION_MS = 48 * 3_600_000;
 export const INBOUND_SAME_TEXT_WINDOW_MS = 60_000;
 const HOUR_MS = 3_600_000;
 
-/** What the sender is to each borehole they are registered for. */
-interface Standing {
-  boreholes: Borehole[];
-  technicianOf: Set<string>;
-  language: Language;
-}
-
-export type InboundOutcome = 'ignored_unknown_number' | 'duplicate' | 'acknowledged' | 'repaired' | 'status' | 'not_allowed' | 'unknown_alert' | 'help' | 'already_resolved';
+export type InboundOutcome =
+  | 'ignored_unknown_number'
+  | 'duplicate'
+  | 'status'
+  | 'help'
+  | 'acknowledged'
+  | 'on_site'
+  | 'waiting_parts'
+  | 'repair_claimed'
+  | 'repair_confirmed'
+  | 'fault_opened'
+  | 'fault_known'
+  | 'need_borehole'
+  | 'closed'
+  | 'not_allowed'
+  | 'unknown_incident';
 
 export class InboundSmsHandler {
   /** Senders told in the log that their replies stop, until when: one line per sender and hour. */
@@ -119,10 +119,10 @@ export class InboundSmsHandler {
   }
 
   /** Queues a reply unless the sender had its share of the hour. */
-  private replyTo(to: string, text: string, replyTo: string, atMs: number): void {
+  private replyTo(to: string, text: string, replyTo: string, atMs: number, incidentId: string | null = null): void {
     const { ports, log } = this.options;
     if (ports.repliesQueuedSince(to, atMs - HOUR_MS) < (this.options.repliesPerHour ?? REPLIES_PER_HOUR)) {
-      ports.reply(to, text, replyTo);
+      ports.reply(to, text, replyTo, incidentId);
       return;
     }
     this.options.events?.replySuppressed();
@@ -136,35 +136,45 @@ export class InboundSmsHandler {
     const { ports, log } = this.options;
     const standing = this.standingOf(sms.from);
     if (!standing) return this.ignore(receivedAtMs, sms.from, sms.text);
-    const answer = (outcome: InboundOutcome, text: string): InboundOutcome => {
-      ports.record(receivedAtMs, sms.from, sms.text, outcome);
-      this.replyTo(sms.from, text, sms.replyTo, receivedAtMs);
-      log.info({ from: sms.from, outcome }, 'sms command handled');
+    const answer = (outcome: InboundOutcome, text: string, incidentId: string | null = null): InboundOutcome => {
+      ports.record(receivedAtMs, sms.from, sms.text, outcome, incidentId);
+      this.replyTo(sms.from, text, sms.replyTo, receivedAtMs, incidentId);
+      log.info({ from: sms.from, outcome, incidentId }, 'sms command handled');
       return outcome;
     };
     const command = parseCommand(sms.text);
-    const actor = `sms:${sms.from}`;
     const { language } = standing;
 
     if (command.kind === 'status') return answer('status', renderStatus(language, this.statusOf(standing.boreholes)));
     if (command.kind === 'unknown') return answer('help', renderHelp(language));
+    // Incidents and work orders (section 9): the desk acts, the answer is one short SMS.
+    const done =
+      command.kind === 'fault'
+        ? ports.desk.reportByPerson(standing, command.text)
+        : ports.desk.command(standing, {
+            kind: command.kind,
+            code: command.code,
+            text: command.kind === 'repair' ? command.note : command.kind === 'part' ? command.part : null,
+          });
+    return answer(done.outcome as InboundOutcome, renderCommandAnswer(language, done.answer), done.incidentId);
+  }
 
-    const alert = ports.alertByCode(command.code);
-    const borehole = alert ? standing.boreholes.find((b) => b.id === alert.boreholeId) : undefined;
-    // An alert of someone else's borehole is answered like an unknown one: it reveals nothing.
-    if (!alert || !borehole) return answer('unknown_alert', renderUnknownAlert(language, command.code));
-    const confirmation = { boreholeName: borehole.name, rule: alert.rule, code: alert.code };
-
-    if (command.kind === 'ack') {
-      if (alert.state === 'resolved') return answer('already_resolved', renderAckConfirmation(language, confirmation));
-      ports.acknowledge(alert.id, actor);
-      return answer('acknowledged', renderAckConfirmation(language, confirmation));
+  /** A missed call from a phone (`POST /api/calls/inbound`): acknowledges its newest open incident. */
+  missedCall(rawFrom: string): 'acknowledged' | 'nothing_open' | 'ignored_unknown_number' {
+    const { ports, log } = this.options;
+    const receivedAtMs = this.options.now();
+    const from = normaliseSender(rawFrom, this.options.defaultRegion);
+    const standing = from === null ? null : this.standingOf(from);
+    if (from === null || !standing) {
+      ports.record(receivedAtMs, rawFrom, '(appel manqué)', 'ignored_unknown_number');
+      log.warn({ from: rawFrom }, 'missed call from an unregistered number ignored');
+      return 'ignored_unknown_number';
     }
-    if (!standing.technicianOf.has(borehole.id)) return answer('not_allowed', renderNotAllowed(language));
-    const note = command.note ?? '';
-    if (alert.state !== 'resolved') ports.resolve(alert.id, actor, note || undefined);
-    ports.recordMaintenance(borehole.id, actor, `REPARE ${alert.code}${note ? `: ${note}` : ''}`);
-    return answer('repaired', renderRepairConfirmation(language, confirmation));
+    const done = ports.desk.missedCall(standing);
+    ports.record(receivedAtMs, from, '(appel manqué)', done.outcome, done.incidentId);
+    if (done.answer) this.replyTo(from, renderCommandAnswer(standing.language, done.answer), `call|${from}|${receivedAtMs}`, receivedAtMs, done.incidentId);
+    log.info({ from, outcome: done.outcome, incidentId: done.incidentId }, 'missed call handled');
+    return done.outcome;
   }
 
   /** The boreholes a phone belongs to, as committee member, technician or regional contact. */
@@ -172,18 +182,21 @@ export class InboundSmsHandler {
     const { registry } = this.options;
     const boreholes: Borehole[] = [];
     const technicianOf = new Set<string>();
+    const committeeOf = new Set<string>();
     let language: Language | null = null;
     const escalationRegions = new Set(Object.entries(registry.escalation).filter(([, c]) => c.phone === phone).map(([region]) => region));
     for (const borehole of registry.boreholes.values()) {
       const onCommittee = borehole.committee.contacts.some((c) => c.phone === phone);
-      const isTechnician = borehole.technician.phone === phone;
+      // A backup technician acts for the boreholes they back up.
+      const isTechnician = borehole.technician.phone === phone || borehole.backup_technician?.phone === phone;
       if (isTechnician) technicianOf.add(borehole.id);
+      if (onCommittee) committeeOf.add(borehole.id);
       if (onCommittee && language === null) language = borehole.committee.language;
       if (onCommittee || isTechnician || escalationRegions.has(borehole.region)) boreholes.push(borehole);
     }
     if (boreholes.length === 0) return null;
     // Technicians and regional contacts read French; a committee member their committee's language.
-    return { boreholes, technicianOf, language: technicianOf.size > 0 || language === null ? 'fr' : language };
+    return { phone, boreholes, technicianOf, committeeOf, language: technicianOf.size > 0 || language === null ? 'fr' : language };
   }
 
   /** Each borehole's status as the API and the pages derive it (domain/borehole-status.ts). */

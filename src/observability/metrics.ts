@@ -160,6 +160,12 @@ export function createMetrics(sources: MetricSources) {
       labelNames: ['kind', 'severity'] as const,
       registers: [registry],
     }),
+    incidentChanges: new Counter({
+      name: 'incident_changes_total',
+      help: 'Incident and work-order changes, by kind (opened, acknowledged, on_site, repair_claimed, verified, reopened, escalated, target_missed...)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     alertsUnresolved: new Gauge({
       name: 'alerts_unresolved',
       help: 'Alerts open or acknowledged, by severity',

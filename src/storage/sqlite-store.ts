@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert, AlertChange, AlertState, NewAlert } from '../alerts/alert.js';
 import { parseRuleState, RuleStateError } from '../rules/state.js';
+import { INCIDENT_MIGRATION, IncidentRepository } from './sqlite-incidents.js';
 import type { RuleId, RuleState, Severity } from '../rules/types.js';
 
 export interface MaintenanceRecord {
@@ -194,6 +195,8 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE sms_outbox ADD COLUMN delivery_detail TEXT;
    CREATE INDEX sms_outbox_by_provider_id ON sms_outbox (provider_message_id);
    CREATE INDEX sms_outbox_by_created ON sms_outbox (created_at);`,
+  // Incidents, work orders and verified repairs (issue 15, CONTRACT.md section 9).
+  INCIDENT_MIGRATION,
 ];
 
 function toAlert(row: AlertRow): Alert {
@@ -217,12 +220,17 @@ function toAlert(row: AlertRow): Alert {
 
 export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'cancelled' | 'folded';
 
+/** What is stored of a message before any attempt. */
+export type OutboxEntry = Pick<OutboxMessage, 'id' | 'recipient' | 'text' | 'kind' | 'alertId' | 'createdAtMs' | 'notBeforeMs' | 'onlyWhileUnresolved'> & { incidentId?: string | null };
+
 export interface OutboxMessage {
   id: string;
   recipient: string;
   text: string;
   kind: string;
   alertId: string | null;
+  /** The incident it tells of (section 9); its timeline lists it. */
+  incidentId: string | null;
   createdAtMs: number;
   notBeforeMs: number;
   onlyWhileUnresolved: boolean;
@@ -292,6 +300,7 @@ interface OutboxRow {
   text: string;
   kind: string;
   alert_id: string | null;
+  incident_id: string | null;
   created_at: number;
   not_before: number;
   only_while_unresolved: number;
@@ -315,6 +324,7 @@ function toOutboxMessage(row: OutboxRow): OutboxMessage {
     text: row.text,
     kind: row.kind,
     alertId: row.alert_id,
+    incidentId: row.incident_id,
     createdAtMs: row.created_at,
     notBeforeMs: row.not_before,
     onlyWhileUnresolved: row.only_while_unresolved === 1,
@@ -335,6 +345,8 @@ function toOutboxMessage(row: OutboxRow): OutboxMessage {
 export class SqliteStore implements OperationalStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Incidents and work orders: their own repository, in the same database and transactions. */
+  readonly incidents: IncidentRepository = new IncidentRepository((sql) => this.statement(sql));
 
   /** Prepared once, reused: rule state is saved on every batch of readings. */
   private statement<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
@@ -511,11 +523,11 @@ export class SqliteStore implements OperationalStore {
   }
 
   /** Stores a message before any attempt; a message with the same id is not stored twice. */
-  enqueueSms(message: Pick<OutboxMessage, 'id' | 'recipient' | 'text' | 'kind' | 'alertId' | 'createdAtMs' | 'notBeforeMs' | 'onlyWhileUnresolved'>): boolean {
+  enqueueSms(message: OutboxEntry): boolean {
     const result = this.statement(
-      `INSERT OR IGNORE INTO sms_outbox (id, recipient, text, kind, alert_id, created_at, not_before, only_while_unresolved, status, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-    ).run(message.id, message.recipient, message.text, message.kind, message.alertId, message.createdAtMs, message.notBeforeMs, message.onlyWhileUnresolved ? 1 : 0, message.notBeforeMs);
+      `INSERT OR IGNORE INTO sms_outbox (id, recipient, text, kind, alert_id, incident_id, created_at, not_before, only_while_unresolved, status, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+    ).run(message.id, message.recipient, message.text, message.kind, message.alertId, message.incidentId ?? null, message.createdAtMs, message.notBeforeMs, message.onlyWhileUnresolved ? 1 : 0, message.notBeforeMs);
     return result.changes === 1;
   }
 
@@ -658,6 +670,16 @@ export class SqliteStore implements OperationalStore {
       .map((row) => ({ alert: toAlert(row), criticalSinceMs: row.critical_since ?? row.opened_at }));
   }
 
+  /** Drops the pending messages of an incident of the given kinds (a deferred warning that became critical). */
+  cancelIncidentSms(incidentId: string, kinds: readonly string[], reason: string): number {
+    if (kinds.length === 0) return 0;
+    return this.statement(`UPDATE sms_outbox SET status = 'cancelled', last_error = ? WHERE incident_id = ? AND status = 'pending' AND kind IN (${kinds.map(() => '?').join(', ')})`).run(
+      reason,
+      incidentId,
+      ...kinds,
+    ).changes;
+  }
+
   /** Drops the pending deferred messages of an alert (a night warning that became critical). */
   cancelDeferredSms(alertId: string, reason: string): number {
     return this.statement("UPDATE sms_outbox SET status = 'cancelled', last_error = ? WHERE alert_id = ? AND status = 'pending' AND only_while_unresolved = 1 AND kind = 'alert'").run(
@@ -759,8 +781,8 @@ export class SqliteStore implements OperationalStore {
     );
   }
 
-  recordInboundSms(receivedAtMs: number, sender: string, text: string, outcome: string): void {
-    this.statement('INSERT INTO sms_inbound (received_at, sender, text, outcome) VALUES (?, ?, ?, ?)').run(receivedAtMs, sender, text.slice(0, 500), outcome);
+  recordInboundSms(receivedAtMs: number, sender: string, text: string, outcome: string, incidentId: string | null = null): void {
+    this.statement('INSERT INTO sms_inbound (received_at, sender, text, outcome, incident_id) VALUES (?, ?, ?, ?, ?)').run(receivedAtMs, sender, text.slice(0, 500), outcome, incidentId);
   }
 
   close(): void {
