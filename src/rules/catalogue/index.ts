@@ -39,7 +39,9 @@ export const lifecycleParams = z.object({
 /**
  * The parameters of incidents and repairs (CONTRACT.md section 9), overridable like the rules'.
  * `group_seconds` is ours: how long an incident's first SMS waits for the alerts that come with
- * it (a pump's fault and the flow it stopped arrive seconds apart), so that it names the cause.
+ * it (a pump's fault and the flow it stopped arrive seconds apart), so that it names the root
+ * cause even when a consequence was judged first. 0 (told at once) by default: the root usually
+ * comes first (a fault is instant, `no_flow` takes minutes), and the SMS is one either way.
  */
 export const incidentParams = z.object({
   verify_minutes: z.number().positive().default(30),
@@ -47,7 +49,7 @@ export const incidentParams = z.object({
   reopen_hours: z.number().nonnegative().default(72),
   functional_max_down_hours: z.number().nonnegative().max(24).default(2),
   results_threshold_pct: z.number().min(0).max(100).default(96),
-  group_seconds: z.number().nonnegative().max(3600).default(60),
+  group_seconds: z.number().nonnegative().max(3600).default(0),
 });
 
 /** Every definition, widened: what the evaluator iterates. */
