@@ -124,7 +124,8 @@ const FR: Texts = {
   noBoreholes: 'Aucun forage pour ce numero.',
   notAllowed: 'Seul le technicien peut envoyer REPARE. Pour confirmer une alerte, envoyez OK et son numero.',
   unknownAlert: (code) => `Pas d'alerte ouverte avec le numero ${code}. Envoyez ETAT pour voir les alertes.`,
-  help: "Commandes: OK <numero> pour confirmer une alerte, REPARE <numero> apres reparation (technicien), ETAT pour l'etat des forages.",
+  // Each command once, the technicians' last: one segment leaves no room to explain them all.
+  help: "Commandes: OK <numero> pour confirmer, PANNE <message> pour signaler, ETAT pour l'etat. Technicien: ARRIVE <numero>, PIECE <numero> <piece>, REPARE <numero>.",
 };
 
 const EN: Texts = {
@@ -169,14 +170,15 @@ const EN: Texts = {
   noBoreholes: 'No borehole for this number.',
   notAllowed: 'Only the technician can send REPARE. To confirm an alert, send OK and its number.',
   unknownAlert: (code) => `No open alert with number ${code}. Send ETAT to see the alerts.`,
-  help: 'Commands: OK <number> to confirm an alert, REPARE <number> after a repair (technician), ETAT for the status of the boreholes.',
+  help: 'Commands: OK <number> to confirm, PANNE <message> to report a fault, ETAT for the status. Technician: ARRIVE <number>, PIECE <number> <part>, REPARE <number>.',
 };
 
 // NATIVE SPEAKER REVIEW NEEDED (see the file comment). Literal meanings, for the reviewer:
 // "Aw ye OK 17 ci" = send OK 17; "mɔgɔ si ma jaabi" = nobody answered; "i ni ce" = thank you;
 // "sɔrɔla" = was received; "datugura" = was closed; "walima" = or; "nimɔrɔ" = number;
 // "pompe kuran bɛ caya, aw ye a lajɛ" = the pump's current is growing, look at it (current_rising);
-// "mɔgɔw ko forage tiɲɛna" = people say the borehole broke; "tiɲɛni fɔra" = a breakdown was told.
+// "mɔgɔw ko forage tiɲɛna" = people say the borehole broke; "tiɲɛni fɔra" = a breakdown was told;
+// help: "kuma" = words, "tiɲɛni fɔ" = tell a breakdown, "minɛn" = tool, piece of equipment.
 const BM: Texts = {
   problem: {
     pump_fault: 'pompe tiɲɛna',
@@ -219,7 +221,7 @@ const BM: Texts = {
   noBoreholes: 'Forage si tɛ nin nimɔrɔ ta la.',
   notAllowed: 'Technicien dɔrɔn de bɛ se ka REPARE ci. Alerte jaabi: aw ye OK ni a nimɔrɔ ci.',
   unknownAlert: (code) => `Alerte ${code} tɛ yen walima a datugura. Aw ye ETAT ci ka alertew lajɛ.`,
-  help: 'Aw ye nin ci: OK <nimɔrɔ> (alerte jaabi), REPARE <nimɔrɔ> (a dilanna, technicien), ETAT (forage kunnafoni).',
+  help: 'Aw ye nin ci: OK <nimɔrɔ> (jaabi), PANNE <kuma> (tiɲɛni fɔ), ETAT (kunnafoni). Technicien: ARRIVE <nimɔrɔ>, PIECE <nimɔrɔ> <minɛn>, REPARE <nimɔrɔ>.',
 };
 
 const TEXTS: Record<Language, Texts> = { fr: FR, bm: BM, en: EN };
@@ -233,7 +235,7 @@ function texts(language: Language): Texts {
   return TEXTS[language] ?? FR;
 }
 
-function checkCode(code: number): string {
+export function checkCode(code: number): string {
   if (!Number.isSafeInteger(code) || code < 0) throw new RangeError(`alert code must be a non-negative integer, got ${code}`);
   return String(code);
 }
@@ -261,7 +263,7 @@ export function withoutGenericPrefix(name: string): string | null {
 }
 
 /** The ways a name may be written, longest first: as registered, then without "Forage de ". */
-function nameVariants(name: string, language: Language): string[] {
+export function nameVariants(name: string, language: Language): string[] {
   const clean = cleanName(name, language);
   const short = withoutGenericPrefix(clean);
   return short === null ? [clean] : [clean, short];
@@ -285,6 +287,16 @@ function problemWords(t: Texts, rule: AlertRule, severity: Severity, fault: stri
     return words === null ? t.problem.pump_fault : `${t.problem.pump_fault} (${words})`;
   }
   return t.problem[rule];
+}
+
+/** The problem in the language's words (not yet GSM-7): what an alert or an incident message names. */
+export function problemText(language: Language, rule: AlertRule, severity: Severity, fault?: string): string {
+  return problemWords(texts(language), rule, severity, fault);
+}
+
+/** The problem in a few words, for lists and confirmations (not yet GSM-7). */
+export function shortProblemText(language: Language, rule: AlertRule): string {
+  return texts(language).short[rule];
 }
 
 /** An alert: the borehole, the problem, the time it started and the code to answer with. */

@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_COMMAND_CHARS, MAX_NOTE_CHARS, parseCommand } from '../../../src/notify/commands.js';
+import {
+  ACK_WORDS,
+  ARRIVE_WORDS,
+  FAULT_WORDS,
+  MAX_COMMAND_CHARS,
+  MAX_NOTE_CHARS,
+  PART_WORDS,
+  REPAIR_WORDS,
+  STATUS_WORDS,
+  parseCommand,
+} from '../../../src/notify/commands.js';
 
 describe('parseCommand: OK <code> acknowledges', () => {
   it.each([
@@ -78,6 +88,106 @@ describe('parseCommand: ETAT asks for the status', () => {
   });
 });
 
+describe('parseCommand: ARRIVE <code> says the technician is on site', () => {
+  it.each([
+    'ARRIVE 17',
+    'arrivé 17',
+    'Arrivée 17',
+    'ARRIVEE 17',
+    'ARRIVED 17',
+    'arrive17',
+    'ARRIVE #17.',
+    'ARRIVE n°17',
+    'SUR PLACE 17',
+    'sur place: 17',
+    'Sur-place 17',
+    'surplace 17',
+    'on site 17',
+    'SERA 17',
+    'sera 17 i ni ce',
+    'N sera 17',
+    'ARRIVE 17 merci',
+    'ARRIVE 17 a 10h', // a number after words is not another code
+    'ＡＲＲＩＶＥ １７',
+  ])('%j', (text) => {
+    expect(parseCommand(text)).toEqual({ kind: 'arrive', code: 17 });
+  });
+});
+
+describe('parseCommand: PIECE <code> [part] says the repair waits for a part', () => {
+  it.each([
+    ['PIECE 17 roulement', 'roulement'],
+    ['Pièce 17 roulement à billes', 'roulement à billes'],
+    ['PIÈCES 17: 2 roulements, 1 joint', '2 roulements, 1 joint'],
+    ['piece17', null],
+    ['PIECE 17', null],
+    ['PIECE 17 18', '18'], // a part may be a number (a reference)
+    ['PART 17 bearing', 'bearing'],
+    ['parts 17   float\n switch ', 'float switch'],
+    ['MINƐN 17 pompe kura', 'pompe kura'],
+    ['minen 17 tiyo', 'tiyo'],
+    ['MINAN 17 roulement', 'roulement'],
+    ['PIECE #17 ✅', null],
+  ])('%j', (text, part) => {
+    expect(parseCommand(text)).toEqual({ kind: 'part', code: 17, part });
+  });
+
+  it('keeps the part as typed, cut at MAX_NOTE_CHARS', () => {
+    const long = 'ê'.repeat(MAX_NOTE_CHARS + 10);
+    expect(parseCommand(`PIECE 17 ${long}`)).toEqual({ kind: 'part', code: 17, part: 'ê'.repeat(MAX_NOTE_CHARS) });
+    expect(parseCommand('…PIÈCE…17… Ɲɛ ŋ')).toEqual({ kind: 'part', code: 17, part: 'Ɲɛ ŋ' });
+  });
+});
+
+describe('parseCommand: PANNE [words] reports a fault seen by people', () => {
+  it.each([
+    ['PANNE', null],
+    ['panne', null],
+    ['Panne.', null],
+    ['  PANNE !', null],
+    ['panne la pompe ne marche pas', 'la pompe ne marche pas'],
+    ['PANNE khabou eau sale', 'khabou eau sale'],
+    ['PANNE: khabou   eau\n sale ', 'khabou eau sale'],
+    ['Pannes 17', '17'],
+    ['PANNE 2 robinets cassés', '2 robinets cassés'],
+    ['BROKEN handpump', 'handpump'],
+    ['breakdown', null],
+    ['FAULT water is dirty', 'water is dirty'],
+    ['TIƝƐNA ji tɛ bɔ', 'ji tɛ bɔ'],
+    ['tiɲɛna', null],
+    ['tinyena pompe', 'pompe'],
+    ['Tiyena ji', 'ji'],
+    ['tinena', null],
+    ['ＰＡＮＮＥ pompe', 'pompe'],
+  ])('%j', (text, words) => {
+    expect(parseCommand(text)).toEqual({ kind: 'fault', text: words });
+  });
+
+  it('keeps the words as typed, whitespace collapsed, cut at MAX_NOTE_CHARS', () => {
+    const long = 'é '.repeat(MAX_NOTE_CHARS);
+    const command = parseCommand(`PANNE ${long}`);
+    expect(command.kind).toBe('fault');
+    if (command.kind !== 'fault') return;
+    expect(command.text).not.toBeNull();
+    expect([...(command.text ?? '')].length).toBeLessThanOrEqual(MAX_NOTE_CHARS);
+    expect(command.text?.startsWith('é é é')).toBe(true);
+    expect(command.text?.endsWith(' ')).toBe(false);
+  });
+});
+
+describe('parseCommand: the word lists', () => {
+  it('are folded (lowercase, no accents) and each word is read as its command', () => {
+    const lists = { ack: ACK_WORDS, repair: REPAIR_WORDS, status: STATUS_WORDS, arrive: ARRIVE_WORDS, part: PART_WORDS, fault: FAULT_WORDS };
+    for (const [kind, words] of Object.entries(lists)) {
+      for (const word of words) {
+        expect(word).toBe(word.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, ''));
+        const text = kind === 'status' || kind === 'fault' ? word.toUpperCase() : `${word.toUpperCase()} 17`;
+        expect(parseCommand(text).kind, word).toBe(kind);
+      }
+    }
+  });
+});
+
 describe('parseCommand: anything else is unknown', () => {
   it.each([
     ['a bare OK', 'OK'],
@@ -97,6 +207,20 @@ describe('parseCommand: anything else is unknown', () => {
     ['a greeting', 'Salut, la pompe marche'],
     ['a word starting with etat', 'etatique'],
     ['help', 'AIDE'],
+    ['a bare ARRIVE', 'ARRIVE'],
+    ['ARRIVE and words', 'ARRIVE demain'],
+    ['ARRIVE with two numbers', 'ARRIVE 17 18'],
+    ['ARRIVE with a slash', 'ARRIVE 17/18'],
+    ['ARRIVE with a decimal', 'ARRIVE 1.7'],
+    ['a bare PIECE', 'PIECE'],
+    ['PIECE and no number', 'PIECE abc'],
+    ['PIECE and a part but no code', 'PIECE roulement 17'],
+    ['a word starting with arrive', 'Arriver 17'],
+    ['a word starting with part', 'Partir 17'],
+    ['a word starting with panne', 'Panneau solaire'],
+    ['PANNE not first', 'Bonjour PANNE'],
+    ['SUR alone', 'SUR 17'],
+    ['a code too long for ARRIVE', `ARRIVE ${'9'.repeat(16)}`],
   ])('%s: %j', (_label, text) => {
     expect(parseCommand(text)).toEqual({ kind: 'unknown' });
   });
@@ -114,12 +238,18 @@ describe('parseCommand (properties)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 1200 }), (text) => {
         const command = parseCommand(text);
-        expect(['ack', 'repair', 'status', 'unknown']).toContain(command.kind);
-        if (command.kind === 'ack' || command.kind === 'repair') {
+        expect(['ack', 'repair', 'arrive', 'part', 'fault', 'status', 'unknown']).toContain(command.kind);
+        if (command.kind === 'ack' || command.kind === 'repair' || command.kind === 'arrive' || command.kind === 'part') {
           expect(Number.isSafeInteger(command.code)).toBe(true);
           expect(command.code).toBeGreaterThanOrEqual(0);
         }
         if (command.kind === 'repair' && command.note !== null) expect([...command.note].length).toBeLessThanOrEqual(MAX_NOTE_CHARS);
+        if (command.kind === 'part' && command.part !== null) expect([...command.part].length).toBeLessThanOrEqual(MAX_NOTE_CHARS);
+        if (command.kind === 'fault' && command.text !== null) {
+          expect([...command.text].length).toBeLessThanOrEqual(MAX_NOTE_CHARS);
+          expect(command.text).toBe(command.text.trim());
+          expect(command.text).not.toBe('');
+        }
       }),
       { seed: 3, numRuns: 500 },
     );
@@ -133,6 +263,19 @@ describe('parseCommand (properties)', () => {
         expect(parseCommand(`${lead}${word}${sep}${code}${tail}`)).toEqual({ kind: 'ack', code });
       }),
       { seed: 4, numRuns: 300 },
+    );
+  });
+  it('reads ARRIVE and PIECE <code> whatever the case, accents and separators', () => {
+    const separator = fc.string({ unit: fc.constantFrom(' ', '  ', '.', ',', '#', ':', '-', '\n', '\u00A0'), maxLength: 4 });
+    const arriveWord = fc.constantFrom('ARRIVE', 'arrivé', 'Arrivée', 'ARRIVED', 'Sur place', 'SERA', 'ÀRRIVÉ');
+    const partWord = fc.constantFrom('PIECE', 'Pièce', 'PIÈCES', 'part', 'MINƐN', 'minan');
+    fc.assert(
+      fc.property(separator, arriveWord, partWord, separator, fc.integer({ min: 0, max: 999_999 }), fc.constantFrom('', '.', ' .', '!', ' merci'), (lead, arrive, part, sep, code, tail) => {
+        expect(parseCommand(`${lead}${arrive}${sep}${code}${tail}`)).toEqual({ kind: 'arrive', code });
+        const parsed = parseCommand(`${lead}${part}${sep}${code}${tail}`);
+        expect(parsed.kind === 'part' && parsed.code).toBe(code);
+      }),
+      { seed: 5, numRuns: 300 },
     );
   });
 });

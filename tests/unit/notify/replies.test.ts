@@ -279,7 +279,7 @@ describe('InboundSmsHandler', () => {
   it('answers anything else from a registered number with the commands', async () => {
     expect(await h.receive(PRESIDENT, 'Bonjour, la pompe ne marche pas')).toBe('help');
     expect(answersTo(PRESIDENT)).toEqual([
-      "Commandes: OK <numero> pour confirmer une alerte, REPARE <numero> apres reparation (technicien), ETAT pour l'etat des forages.",
+      "Commandes: OK <numero> pour confirmer, PANNE <message> pour signaler, ETAT pour l'etat. Technicien: ARRIVE <numero>, PIECE <numero> <piece>, REPARE <numero>.",
     ]);
     expect(state(h.alert17)?.state).toBe('open');
   });

@@ -246,7 +246,7 @@ describe('water back, confirmations and answers', () => {
       expect(renderNotAllowed(language)).toContain('REPARE');
       const help = renderHelp(language);
       expectOneSegment(help);
-      for (const command of ['OK', 'REPARE', 'ETAT']) expect(help).toContain(command);
+      for (const command of ['OK', 'ARRIVE', 'PIECE', 'REPARE', 'PANNE', 'ETAT']) expect(help).toContain(command);
     }
   });
 
