@@ -67,6 +67,8 @@ export interface RunningService {
   journal: Journal;
   rules: RulesEngine;
   dispatcher: SmsDispatcher;
+  /** Incidents and work orders (section 9). */
+  incidents: IncidentDesk;
   registry: LiveRegistry;
   /** Reads the registry file again; an invalid one is refused and the running one kept. Never rejects. */
   reloadRegistry(trigger: 'signal' | 'file' | 'api'): Promise<RegistryReload>;
@@ -517,6 +519,7 @@ export async function startService({
     journal,
     rules,
     dispatcher,
+    incidents: desk,
     registry,
     reloadRegistry,
     stop,

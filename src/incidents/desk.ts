@@ -450,7 +450,14 @@ export class IncidentDesk implements IncidentsPort {
         return { outcome: 'waiting_parts', answer: { kind: 'waiting_parts', ...names, part: command.text }, incidentId: incident.id };
       }
       this.claim(incident, borehole, command.text, actor, now);
-      return { outcome: 'repair_claimed', answer: { kind: 'repair_claimed', ...names, verifyMinutes: borehole.rules.verify_minutes }, incidentId: incident.id };
+      const asked = this.options.store.incidents.byId(incident.id)?.confirmationAskedAtMs ?? null;
+      // Whole minutes in an SMS (a pilot's 0.25 reads as 1).
+      const verifyMinutes = Math.max(1, Math.ceil(borehole.rules.verify_minutes));
+      return {
+        outcome: 'repair_claimed',
+        answer: { kind: 'repair_claimed', ...names, verifyMinutes, verifiedBy: asked === null ? 'data' : 'committee' },
+        incidentId: incident.id,
+      };
     });
   }
 
