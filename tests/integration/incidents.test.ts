@@ -81,7 +81,7 @@ describe.skipIf(serverSource === 'none')('incidents through the running service'
       body: JSON.stringify({ from, text }),
     });
     expect(response.status).toBe(200);
-    return (await response.json<{ outcome: string }>()).outcome;
+    return ((await response.json()) as { outcome: string }).outcome;
   };
   const incident = () => service.incidents.list({ boreholeIds: [boreholeId], limit: 10, offset: 0 }).incidents;
 

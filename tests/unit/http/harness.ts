@@ -11,6 +11,7 @@ import type { Reading } from '../../../src/domain/reading.js';
 import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import { alertsPortOf, type AlertsPort } from '../../../src/http/routes/alerts.js';
 import { buildUptimeReport } from '../../../src/reports/report.js';
+import { IncidentDesk } from '../../../src/incidents/desk.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { checkActiveRange, checkRange, type PeriodTotals, type SeriesBucket, type SeriesQuery } from '../../../src/storage/telemetry.js';
@@ -82,6 +83,7 @@ export interface Harness {
   app: FastifyInstance;
   store: SqliteStore;
   engine: RulesEngine;
+  desk: IncidentDesk;
   registry: Registry;
   clock: { nowMs: number };
   /** Series queries received by the fake telemetry store. */
@@ -107,6 +109,9 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
   const store = new SqliteStore(':memory:');
   const log = pino({ level: 'silent' });
   const engine = new RulesEngine({ registry, store, now: () => clock.nowMs, log, writeAlertPoints: () => {} });
+  // Incidents as service.ts makes them from the alerts; their SMS wait in the store's outbox.
+  const desk = new IncidentDesk({ registry, store, rules: engine, wakeDispatcher: () => undefined, timeZone: 'Africa/Bamako', now: () => clock.nowMs, log });
+  engine.onChange((change) => desk.onAlertChange(change));
   const seriesQueries: SeriesQuery[] = [];
   const failingSeries = new Set<string>();
   const telemetry = {
@@ -142,6 +147,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     readiness: async () => ({}),
     deadLetters: { newest: () => [], size: 0 },
     alerts,
+    incidents: desk,
     network: {
       registry,
       lastHeardAtMs: (id) => engine.stateOf(id)?.lastHeardAtMs ?? null,
@@ -170,6 +176,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     app,
     store,
     engine,
+    desk,
     registry,
     clock,
     seriesQueries,
@@ -177,6 +184,7 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     feed(...readings) {
       clock.nowMs = Math.max(clock.nowMs, ...readings.map((r) => r.tsMs));
       engine.accept(readings);
+      desk.observe(readings);
     },
     async close() {
       await app.close();

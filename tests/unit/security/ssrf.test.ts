@@ -11,7 +11,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Notifier } from '../../../src/notify/notifier.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
 import { twilioSignature } from '../../../src/notify/gateways/inbound.js';
 import { WebhookGateway } from '../../../src/notify/gateways/webhook.js';
@@ -76,8 +75,6 @@ describe('S8 no input becomes an outbound URL', () => {
       pollIntervalMs: 3_600_000,
     });
     outbox = dispatcher;
-    const notifier = new Notifier({ registry: h.registry, dispatcher, store: h.store, timeZone: 'Africa/Bamako', now: () => h.clock.nowMs, log });
-    h.engine.onChange((change) => notifier.onAlertChange(change));
     dispatcher.start();
   });
 

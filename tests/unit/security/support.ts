@@ -79,13 +79,10 @@ export async function startSmsHarness(
     log: overrides.log ?? captureLog({}, 'silent').log,
     defaultRegion: 'ML',
     ports: {
-      alertByCode: (code) => h.store.alertByCode(code),
+      desk: h.desk,
       unresolvedAlerts: (boreholeIds) => h.store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
-      acknowledge: (id, actor) => h.engine.acknowledge(id, actor),
-      resolve: (id, actor, note) => h.engine.resolve(id, actor, note),
-      recordMaintenance: (boreholeId, actor, note) => h.engine.recordMaintenance(boreholeId, actor, note),
       lastHeardAtMs: (boreholeId) => h.engine.stateOf(boreholeId)?.lastHeardAtMs ?? null,
-      record: (at, sender, text, outcome) => h.store.recordInboundSms(at, sender, text, outcome),
+      record: (at, sender, text, outcome, incidentId) => h.store.recordInboundSms(at, sender, text, outcome, incidentId ?? null),
       reply: (to, text, replyTo) => {
         replies.push({ to, text });
         onReply?.(to, text, replyTo);
