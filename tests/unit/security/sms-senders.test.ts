@@ -83,7 +83,7 @@ describe('S3 only registered numbers act, each within its standing', () => {
     const ack = await reply(PHONES.segalaCommittee, `OK ${alert.code}`);
     const repair = await reply(PHONES.segalaCommittee, `REPARE ${alert.code}`);
     const missing = await reply(PHONES.segalaCommittee, 'OK 999999');
-    expect([ack.json(), repair.json(), missing.json()]).toEqual([{ outcome: 'unknown_alert' }, { outcome: 'unknown_alert' }, { outcome: 'unknown_alert' }]);
+    expect([ack.json(), repair.json(), missing.json()]).toEqual([{ outcome: 'unknown_incident' }, { outcome: 'unknown_incident' }, { outcome: 'unknown_incident' }]);
     // The answers to a real code of another village and to a code that does not exist differ only
     // by the code quoted: nothing tells the sender that the other alert exists.
     const [ackText, , missingText] = h.replies.map((sent) => sent.text);
