@@ -124,3 +124,20 @@ export function wallDelayUntil(simMs: number, startAtMs: number, wallStartMs: nu
 export function formatInstant(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + 'Z';
 }
+
+/**
+ * A clock that runs `factor` times faster than `base`, reading `startAtMs` at the moment it is
+ * made. Given to the simulator and, as its `now`, to a service started in the same process, it
+ * plays a day of scenario (a fault, the technician's SMS, the repair, the data that confirms it)
+ * in minutes while both sides see every reading as live: simulated time still never passes this
+ * clock, and the service judges by this clock too. Only for a service that shares it: a service on
+ * the wall clock would take the readings for ones from the future (or the past).
+ */
+export function scaledClock(factor: number, startAtMs: number, base: Clock = systemClock): Clock {
+  if (!Number.isFinite(factor) || factor <= 0) throw new Error(`a clock factor must be a positive number, not ${factor}`);
+  const baseStartMs = base.now();
+  return {
+    now: () => startAtMs + Math.floor((base.now() - baseStartMs) * factor),
+    sleep: (ms, signal) => base.sleep(ms / factor, signal),
+  };
+}

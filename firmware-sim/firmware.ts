@@ -129,6 +129,8 @@ export function describeEvent(event: TimedEvent): string {
         return `duplicate_messages: every reading sent twice for ${formatDuration(event.for)}`;
       case 'malformed_messages':
         return `malformed_messages: one message in three garbled for ${formatDuration(event.for)}`;
+      case 'sms':
+        return `sms from ${event.from}: "${event.text}"`;
     }
   })();
   return event.note ? `${text} (${event.note})` : text;

@@ -8,13 +8,15 @@
  * to 1,000 readings per topic, which is what keeps a week of five boreholes under a minute. At a
  * finite speed, and in real time, each reading is its own message.
  */
+import { ConfigError } from '../src/config/errors.js';
 import type { Registry } from '../src/config/registry.js';
 import type { DeviceStatus } from '../src/contract/payloads.js';
 import { DEFAULT_TOPIC_ROOT, topicFor } from '../src/contract/topics.js';
 import { formatDuration, formatInstant, MINUTE_MS, simulatedNow, systemClock, wallDelayUntil, type Clock, type Speed } from './clock.js';
 import { deviceClientId, MqttDeviceTransport } from './device.js';
 import { Firmware, nextTickAfter, type MalformedKind, type OutgoingMessage, type TsFormat } from './firmware.js';
-import { normalLife, scenarioBoreholes, scheduleEvents, type Scenario } from './scenarios.js';
+import { parseSender, People, resolveSender, type PeopleOptions, type SmsStepEvent } from './people.js';
+import { isSmsEvent, normalLife, scenarioBoreholes, scheduleEvents, type Scenario, type TimedEvent, type TimedSmsEvent } from './scenarios.js';
 import { deviceClocks, DeliveryQueue, latencyMs, planFlush, resolveTiming, type DeviceClock, type FieldTimingOptions, type ResolvedTiming } from './timing.js';
 import { unitHash } from './model.js';
 
@@ -84,6 +86,13 @@ export interface SimulationOptions {
    * for the lab's timing, every topic stamped on the interval and sent at once, in topic order.
    */
   fieldTiming?: FieldTimingOptions | false;
+  /**
+   * The service the scenario's people (its `sms` steps) write to, and with which tokens
+   * (firmware-sim/people.ts). Without it those steps are reported and not sent.
+   */
+  people?: PeopleOptions;
+  /** Each `sms` step as it is sent and answered (or given up). */
+  onSms?: (event: SmsStepEvent) => void;
 }
 
 export type SimulationPhase = 'connecting' | 'catching up' | 'real time' | 'stopping' | 'stopped';
@@ -99,6 +108,8 @@ export interface SimulationStats {
   droppedReadings: number;
   elapsedMs: number;
   boreholes: Record<string, { running: boolean; fault: string | null; online: boolean }>;
+  /** The scenario's `sms` steps: answered 2xx, answered otherwise, not sent (given up, no service, or due while catching up). */
+  sms: { accepted: number; refused: number; notSent: number };
 }
 
 export interface SimulationHandle {
@@ -171,6 +182,13 @@ class Simulation implements SimulationHandle {
   private readonly timing: ResolvedTiming | null;
   /** Messages sent by the devices and not yet at the broker (field timing only). */
   private readonly onTheAir = new DeliveryQueue<OnTheAir>();
+  /** The scenario's `sms` steps, in time order, and the next one due. */
+  private readonly smsSteps: TimedSmsEvent[];
+  private nextSms = 0;
+  private readonly people: People | null;
+  private readonly smsCounts = { accepted: 0, refused: 0, notSent: 0 };
+  /** Simulated time has reached the clock: from here on the run is live. */
+  private caughtUpWithClock = false;
 
   constructor(private readonly options: SimulationOptions) {
     const scenario = options.scenario ?? normalLife();
@@ -183,7 +201,17 @@ class Simulation implements SimulationHandle {
     this.simulatedAtMs = this.startAtMs;
     this.progress = options.onProgress ?? (() => undefined);
     this.boreholes = scenarioBoreholes(scenario, options.registry);
-    const events = scheduleEvents(scenario.events, this.startAtMs);
+    const scheduled = scheduleEvents(scenario.events, this.startAtMs);
+    // What people say goes to the service, not through a device.
+    const events: TimedEvent[] = scheduled.filter((event) => !isSmsEvent(event));
+    this.smsSteps = scheduled.filter(isSmsEvent);
+    this.checkSenders(scenario);
+    this.people = options.people
+      ? new People(options.registry, options.people, {
+          progress: (line) => this.progress(`[${formatInstant(this.simulatedAtMs)}] ${line}`),
+          onSms: (event) => this.countSms(event),
+        })
+      : null;
     const makeTransport = options.transport ?? this.mqttTransport();
     const seed = options.seed ?? 1;
     this.timing = options.fieldTiming === false ? null : resolveTiming(options.fieldTiming ?? {}, seed, this.intervalMs);
@@ -254,11 +282,13 @@ class Simulation implements SimulationHandle {
       droppedReadings: this.devices.reduce((sum, device) => sum + device.firmware.dropped, 0),
       elapsedMs: this.wallStartMs === 0 ? 0 : this.clock.now() - this.wallStartMs,
       boreholes,
+      sms: { ...this.smsCounts },
     };
   }
 
   async stop(): Promise<SimulationStats> {
     if (this.phase !== 'stopped') this.phase = 'stopping';
+    this.people?.stop();
     this.abort.abort();
     if (this.running) await this.running;
     return this.stats();
@@ -312,6 +342,8 @@ class Simulation implements SimulationHandle {
       if (nextTickAtMs <= simNowMs) {
         await this.tickAll(nextTickAtMs, live);
         this.simulatedAtMs = nextTickAtMs;
+        // After the tick: a repair and the technician's REPARE at the same instant go in that order.
+        this.playSms(nextTickAtMs);
         nextTickAtMs += this.intervalMs;
         ticksSinceYield += 1;
         if (ticksSinceYield >= TICKS_PER_YIELD) {
@@ -323,6 +355,7 @@ class Simulation implements SimulationHandle {
       }
       if (!reachedNow && simNowMs >= wallNowMs) {
         reachedNow = true;
+        this.caughtUpWithClock = true;
         if (!live) {
           this.flushAll();
           live = true;
@@ -358,7 +391,57 @@ class Simulation implements SimulationHandle {
     }
     this.release();
     this.resolveCaughtUp();
+    // The last SMS of the run get their answer before the devices leave.
+    await this.people?.idle();
     await this.closeAll();
+  }
+
+  /** Every sender of the scenario must be someone the registry names (a typo fails at the start, not at hour 26). */
+  private checkSenders(scenario: Scenario): void {
+    const problems: string[] = [];
+    scenario.events.forEach((event, index) => {
+      if (!isSmsEvent(event)) return;
+      const borehole = this.options.registry.boreholes.get(event.borehole);
+      if (!borehole) return;
+      try {
+        resolveSender(parseSender(event.from), borehole);
+      } catch (error) {
+        problems.push(`events[${index}] (sms on ${event.borehole}).from: ${(error as Error).message}`);
+      }
+    });
+    if (problems.length > 0) throw new ConfigError(`scenario ${scenario.source}`, problems);
+  }
+
+  /**
+   * Hands the `sms` steps due by `atMs` to the people. While catching up they are only reported:
+   * a person's SMS is not store-and-forward, the service would stamp it now, long after the
+   * readings around it, and a replayed run (the demo after a restart) already sent them.
+   */
+  private playSms(atMs: number): void {
+    while (this.nextSms < this.smsSteps.length && (this.smsSteps[this.nextSms]?.atMs ?? Infinity) <= atMs) {
+      const step = this.smsSteps[this.nextSms] as TimedSmsEvent;
+      this.nextSms += 1;
+      const what = `${step.borehole}: sms from ${step.from}: "${step.text}"${step.note ? ` (${step.note})` : ''}`;
+      if (!this.caughtUpWithClock) {
+        this.smsCounts.notSent += 1;
+        this.progress(`[${formatInstant(step.atMs)}] ${what}: not sent, it falls in the catch-up (people's SMS are played live only)`);
+      } else if (!this.people) {
+        this.smsCounts.notSent += 1;
+        this.progress(`[${formatInstant(step.atMs)}] ${what}: not sent, no service given to send it to`);
+      } else {
+        this.people.enqueue({ boreholeId: step.borehole, atMs: step.atMs, from: step.from, text: step.text, note: step.note });
+      }
+    }
+  }
+
+  private countSms(event: SmsStepEvent): void {
+    if (event.stage === 'answered') {
+      if (event.status !== null && event.status >= 200 && event.status < 300) this.smsCounts.accepted += 1;
+      else this.smsCounts.refused += 1;
+    } else if (event.stage === 'failed') {
+      this.smsCounts.notSent += 1;
+    }
+    this.options.onSms?.(event);
   }
 
   private async tickAll(atMs: number, live: boolean): Promise<void> {

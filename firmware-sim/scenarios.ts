@@ -10,6 +10,7 @@ import { ConfigError, describeIssues, formatPath } from '../src/config/errors.js
 import type { Registry } from '../src/config/registry.js';
 import { BOREHOLE_ID_PATTERN } from '../src/contract/topics.js';
 import { DURATION_HINT, HOUR_MS, MINUTE_MS, parseDuration } from './clock.js';
+import { parseSender, PLACEHOLDERS, placeholdersOf } from './people.js';
 
 function durationSchema(check: (ms: number) => string | null) {
   const required = (issue: { input?: unknown }): string => (issue.input === undefined ? `is required: ${DURATION_HINT}` : `must be ${DURATION_HINT}`);
@@ -51,6 +52,26 @@ export const DEFAULT_LEAK_LOST_FRACTION = 0.75;
 const DEFAULT_DUPLICATE_FOR_MS = HOUR_MS;
 const DEFAULT_MALFORMED_FOR_MS = 30 * MINUTE_MS;
 
+/** `technician`, `committee[0]`, … (firmware-sim/people.ts): checked here, resolved against the registry by the runner. */
+const senderSchema = z.string().superRefine((text, ctx) => {
+  try {
+    parseSender(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+/** An SMS is one short text; `{code}` and `{borehole}` are filled when it is sent. */
+const smsTextSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(160, 'must fit one SMS (160 characters)')
+  .superRefine((text, ctx) => {
+    const unknown = placeholdersOf(text).filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));
+    if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `knows the placeholders ${PLACEHOLDERS.map((name) => `{${name}}`).join(' and ')}, not ${unknown.map((name) => `{${name}}`).join(', ')}` });
+  });
+
 export const scenarioEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('dry_run') }),
   z.strictObject({ ...base, type: z.literal('pump_failure'), for: positiveDuration.optional() }),
@@ -73,6 +94,12 @@ export const scenarioEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('clock_skew'), offset, for: positiveDuration.optional() }),
   z.strictObject({ ...base, type: z.literal('duplicate_messages'), for: positiveDuration.default(DEFAULT_DUPLICATE_FOR_MS) }),
   z.strictObject({ ...base, type: z.literal('malformed_messages'), for: positiveDuration.default(DEFAULT_MALFORMED_FOR_MS) }),
+  /**
+   * A person sends an SMS to the service (firmware-sim/people.ts): `from` a role at the borehole,
+   * `text` a command such as `REPARE {code}`. Sent only once the run has caught up with its clock:
+   * what people say is not backfilled, and a replayed run must not say it twice.
+   */
+  z.strictObject({ ...base, type: z.literal('sms'), from: senderSchema, text: smsTextSchema }),
 ]);
 
 export const EVENT_TYPES = scenarioEventSchema.options.map((option) => option.shape.type.value);
@@ -95,6 +122,11 @@ export type Scenario = z.infer<typeof scenarioFileSchema> & { source: string };
 
 /** An event placed on the simulation's time line. */
 export type TimedEvent = ScenarioEvent & { atMs: number };
+export type SmsEvent = Extract<ScenarioEvent, { type: 'sms' }>;
+export type TimedSmsEvent = SmsEvent & { atMs: number };
+
+/** What people do (SMS) rather than what the borehole or its device does. */
+export const isSmsEvent = <T extends ScenarioEvent>(event: T): event is Extract<T, { type: 'sms' }> => event.type === 'sms';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -157,6 +189,8 @@ export function scenarioBoreholes(scenario: Scenario, registry: Registry): strin
   });
   const selected = scenario.boreholes ?? known;
   scenario.events.forEach((event, index) => {
+    // People of a borehole without a telemetry unit (a handpump) still send SMS about it.
+    if (isSmsEvent(event) && registry.boreholes.has(event.borehole)) return;
     if (!selected.includes(event.borehole)) {
       const why = registry.boreholes.has(event.borehole) ? 'is not among the scenario\'s boreholes' : 'is not in the registry';
       problems.push(`events[${index}] (${event.type} on ${event.borehole}).borehole: "${event.borehole}" ${why} (${selected.join(', ')})`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseDuration, parseSpeed, parseStart, simulatedNow, wallDelayUntil } from '../../../firmware-sim/clock.js';
+import { DAY_MS, formatDuration, HOUR_MS, MINUTE_MS, parseDuration, parseSpeed, parseStart, scaledClock, simulatedNow, wallDelayUntil } from '../../../firmware-sim/clock.js';
 import { joinNegativeValues } from '../../../firmware-sim/cli.js';
 
 describe('durations', () => {
@@ -66,5 +66,18 @@ describe('simulated time', () => {
     expect(parseSpeed('600')).toBe(600);
     expect(parseSpeed('max')).toBe('max');
     expect(() => parseSpeed('0.5')).toThrow();
+  });
+});
+
+describe('scaledClock', () => {
+  it('runs factor times faster than its base from the instant it is given, and sleeps for 1/factor of the time', async () => {
+    const base = { nowMs: 1_000, now() { return this.nowMs; }, async sleep(ms: number) { this.nowMs += ms; } };
+    const clock = scaledClock(600, Date.UTC(2026, 0, 1, 7), base);
+    expect(clock.now()).toBe(Date.UTC(2026, 0, 1, 7));
+    base.nowMs += 1_000;
+    expect(clock.now()).toBe(Date.UTC(2026, 0, 1, 7, 10));
+    await clock.sleep(600_000);
+    expect(clock.now()).toBe(Date.UTC(2026, 0, 1, 7, 20));
+    expect(() => scaledClock(0, 0)).toThrow(/positive/);
   });
 });

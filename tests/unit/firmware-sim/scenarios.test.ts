@@ -19,25 +19,84 @@ function problems(yaml: string, source = 'firmware-sim/scenarios/broken.yaml'): 
 describe('the shipped scenarios', () => {
   const files = readdirSync(SCENARIO_DIR).filter((name) => name.endsWith('.yaml'));
 
-  it('cover every event type, one file each, plus the Khabou demo', () => {
+  // What people do (sms) has no file of its own: the repair stories carry it.
+  const STORIES = ['khabou-demo', 'khabou-repair', 'khabou-relapse', 'panne-no-sensor'];
+
+  it('cover every device and borehole event type, one file each, plus the Khabou demo and the repair stories', () => {
     const names = files.map((name) => name.replace(/\.yaml$/, ''));
-    expect(names.sort()).toEqual([...EVENT_TYPES.map((type) => type.replace(/_/g, '-')), 'khabou-demo'].sort());
+    expect(names.sort()).toEqual([...EVENT_TYPES.filter((type) => type !== 'sms').map((type) => type.replace(/_/g, '-')), ...STORIES].sort());
+  });
+
+  it('every story has people sending SMS', async () => {
+    for (const name of STORIES) {
+      const scenario = await loadScenario(join(SCENARIO_DIR, `${name}.yaml`));
+      expect(scenario.events.some((event) => event.type === 'sms'), name).toBe(true);
+    }
   });
 
   it.each(files)('%s is valid against the example registry and starts in the past', async (name) => {
     const scenario = await loadScenario(join(SCENARIO_DIR, name));
-    expect(scenarioBoreholes(scenario, exampleRegistry())).toHaveLength(5);
+    // panne-no-sensor leaves Khabou (a handpump, no telemetry unit) out of its devices.
+    expect(scenarioBoreholes(scenario, exampleRegistry())).toHaveLength(name === 'panne-no-sensor.yaml' ? 4 : 5);
     expect(scenario.from).toMatch(/^-\d/);
     expect(scenario.events.length).toBeGreaterThan(0);
   });
 
-  it('khabou-demo: a week of normal life, then a dry-run fault at Khabou, then a repair', async () => {
+  it('khabou-demo: a week of normal life, then a dry-run fault at Khabou, the SMS loop and the repair in the first minutes of real time', async () => {
     const scenario = await loadScenario(join(SCENARIO_DIR, 'khabou-demo.yaml'));
     expect(scenario.from).toBe('-7d');
-    expect(scenario.events.map(({ type, borehole }) => `${type} ${borehole}`)).toEqual(['dry_run khabou', 'repair khabou']);
-    const [fault, repair] = scenario.events;
+    const story = scenario.events.map((event) => (event.type === 'sms' ? `${event.from}: ${event.text}` : `${event.type} ${event.borehole}`));
+    expect(story).toEqual([
+      'dry_run khabou',
+      'committee[0]: OK {code}',
+      'technician: ARRIVE {code}',
+      'technician: PIECE {code} 2 tuyaux de colonne 3 m',
+      'repair khabou',
+      'technician: REPARE {code} pompe descendue de 6 m',
+    ]);
+    const [fault, ...rest] = scenario.events;
     expect(fault?.at).toBeGreaterThan(6 * DAY_MS);
-    expect(repair?.at).toBeGreaterThan(fault?.at ?? Infinity);
+    // Everything after the fault falls in real time (the run reaches now at 7d), within 15 minutes.
+    for (const event of rest) {
+      expect(event.at).toBeGreaterThan(7 * DAY_MS);
+      expect(event.at).toBeLessThanOrEqual(7 * DAY_MS + 15 * MINUTE_MS);
+    }
+    const repair = scenario.events.find((event) => event.type === 'repair');
+    const claim = scenario.events.find((event) => event.type === 'sms' && event.text.startsWith('REPARE'));
+    expect(claim?.at).toBe(repair?.at);
+  });
+
+  it('khabou-repair: the fault, OK, ARRIVE after hours, one PIECE, and the repair with its REPARE 26 h after the fault', async () => {
+    const scenario = await loadScenario(join(SCENARIO_DIR, 'khabou-repair.yaml'));
+    const fault = scenario.events.find((event) => event.type === 'dry_run');
+    const at = (prefix: string): number[] => scenario.events.filter((event) => event.type === 'sms' && event.text.startsWith(prefix)).map((event) => event.at);
+    const repairs = scenario.events.filter((event) => event.type === 'repair');
+    expect(repairs).toHaveLength(1);
+    expect(at('PIECE ')).toHaveLength(1);
+    expect((at('ARRIVE ')[0] ?? 0) - (fault?.at ?? 0)).toBeGreaterThanOrEqual(2 * HOUR_MS);
+    expect(at('REPARE ')).toEqual([(fault?.at ?? 0) + 26 * HOUR_MS]);
+    expect(repairs[0]?.at).toBe((fault?.at ?? 0) + 26 * HOUR_MS);
+    // Nothing breaks after the repair: the readings that follow verify it.
+    expect(scenario.events.filter((event) => event.at > (repairs[0]?.at ?? 0))).toEqual([]);
+  });
+
+  it('khabou-relapse: the same fault 10 h after the repair', async () => {
+    const scenario = await loadScenario(join(SCENARIO_DIR, 'khabou-relapse.yaml'));
+    const faults = scenario.events.filter((event) => event.type === 'dry_run').map((event) => event.at);
+    const repair = scenario.events.find((event) => event.type === 'repair');
+    expect(faults).toHaveLength(2);
+    expect((faults[1] ?? 0) - (repair?.at ?? 0)).toBe(10 * HOUR_MS);
+    expect((repair?.at ?? 0) - (faults[0] ?? 0)).toBe(26 * HOUR_MS);
+  });
+
+  it('panne-no-sensor: PANNE from the committee at a borehole without a device, REPARE from the technician, then the committee\'s OK', async () => {
+    const scenario = await loadScenario(join(SCENARIO_DIR, 'panne-no-sensor.yaml'));
+    expect(scenario.boreholes).not.toContain('khabou');
+    const sms = scenario.events.flatMap((event) => (event.type === 'sms' ? [`${event.borehole} ${event.from}: ${event.text}`] : []));
+    expect(sms[0]).toBe('khabou committee[0]: PANNE la pompe a main est cassee');
+    expect(sms.at(-1)).toBe('khabou committee[0]: OK {code}');
+    expect(sms.findIndex((line) => line.startsWith('khabou technician: REPARE {code}'))).toBeGreaterThan(0);
+    expect(scenario.events.every((event) => event.type === 'sms')).toBe(true);
   });
 });
 
