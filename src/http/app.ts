@@ -7,7 +7,8 @@
  *   ops routes (open)            /healthz /readyz /metrics
  *   API routes (bearer token)    /api/...
  *   SMS replies (own secrets)    /api/sms/inbound...
- *   pages (cookie token)         /login / /boreholes/{id} /alerts, and /assets
+ *   missed calls (same secrets)  /api/calls/inbound...
+ *   pages (cookie token)         /login / /boreholes/{id} /alerts /incidents/{id} /work-orders, and /assets
  */
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
@@ -32,11 +33,14 @@ import { pageRoutes } from './pages/routes.js';
 import { adminRoutes, type RegistryReloader } from './routes/admin.js';
 import { alertRoutes, type AlertsPort } from './routes/alerts.js';
 import { boreholeRoutes } from './routes/boreholes.js';
+import { callRoutes, type CallsPort } from './routes/calls.js';
 import { deadLetterRoutes, type DeadLetterReplayer, type DeadLetterSource } from './routes/dead-letters.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { opsRoutes, type ReadinessProbe } from './routes/ops.js';
 import { reportRoutes, type ReportsPort } from './routes/reports.js';
 import { smsInboundRoutes, type SmsInboundDeps } from './routes/sms-inbound.js';
 import { smsRoutes, type SmsPort } from './routes/sms.js';
+import type { IncidentsPort } from '../incidents/port.js';
 
 export interface AppDeps {
   log: Logger;
@@ -56,6 +60,10 @@ export interface AppDeps {
   reports?: ReportsPort;
   /** `GET /api/sms`, `POST /api/sms/{id}/retry` and the SMS page; absent: none of them. */
   sms?: SmsPort;
+  /** Incidents and work orders (API and pages, CONTRACT.md section 9); needs `alerts`. Absent: none of them. */
+  incidents?: IncidentsPort;
+  /** Missed calls (`POST /api/calls/inbound…`), with the secrets of `smsInbound`; needs it. Absent: no such routes. */
+  calls?: CallsPort;
   /** `POST /api/admin/reload`; absent: no such route. */
   reloadRegistry?: RegistryReloader;
   now?: () => number;
@@ -147,6 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'boreholes', description: 'The network and its readings' },
         { name: 'alerts', description: 'Alerts and their lifecycle' },
+        { name: 'incidents', description: 'Incidents, their work orders and verified repairs' },
         { name: 'reports', description: 'Uptime reports and the WPdx export' },
         { name: 'ingest', description: 'Rejected device messages' },
       ],
@@ -166,14 +175,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.reloadRegistry) await app.register(adminRoutes, { auth, reloadRegistry: deps.reloadRegistry });
   if (deps.sms) await app.register(smsRoutes, { auth, sms: deps.sms });
   if (deps.alerts) await app.register(alertRoutes, { auth, alerts: deps.alerts, scope });
+  if (deps.alerts && deps.incidents) {
+    const alerts = deps.alerts;
+    await app.register(incidentRoutes, { auth, incidents: deps.incidents, scope, isKnownBorehole: (id) => alerts.isKnownBorehole(id) });
+  }
   if (deps.smsInbound) await app.register(smsInboundRoutes, { ...deps.smsInbound, failedAuth });
+  if (deps.smsInbound && deps.calls) {
+    const { inboundToken, twilioAuthToken, publicUrl } = deps.smsInbound;
+    await app.register(callRoutes, { calls: deps.calls, inboundToken, twilioAuthToken, publicUrl, failedAuth });
+  }
   if (deps.alerts && deps.network) {
     await app.register(boreholeRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, now });
     if (deps.reports) await app.register(reportRoutes, { auth, reports: deps.reports, alerts: deps.alerts, network: deps.network, scope, now, timeZone });
   }
   if (deps.alerts && deps.network && pageAssets) {
     await app.register(pageAssets.plugin);
-    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone, reports: deps.reports, sms: deps.sms });
+    await app.register(pageRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, assets: pageAssets, now, timeZone, reports: deps.reports, sms: deps.sms, incidents: deps.incidents });
   }
   return app;
 }

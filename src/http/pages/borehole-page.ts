@@ -1,19 +1,21 @@
 /**
  * `/boreholes/{id}`: one borehole over the last 7 days (flow, water level against the pump
- * intake, pump running time and current, drawn by uPlot from a JSON data block), its alerts,
- * its maintenance visits and who to call.
+ * intake, pump running time and current, drawn by uPlot from a JSON data block), its open
+ * incident and work order, its alerts, its maintenance visits and who to call.
  */
 import type { Alert } from '../../alerts/alert.js';
 import type { Contact } from '../../config/registry.js';
+import type { Incident } from '../../incidents/incident.js';
 import type { MaintenanceRecord } from '../../storage/sqlite-store.js';
 import type { SeriesBucket } from '../../storage/telemetry.js';
 import { hasRole, type Identity } from '../auth.js';
 import type { BoreholeSummary } from '../network.js';
 import { maskPhones } from '../schemas.js';
 import { alertActions, alertTimes, severityBadge, stateBadge } from './alerts-page.js';
-import { LANGUAGE_LABELS, number, plural, type Formatter } from './format.js';
+import { LANGUAGE_LABELS, number, plural, ruleTitle, type Formatter } from './format.js';
 import { html, jsonData, type SafeHtml } from './html.js';
 import { lastSeen, statusBadge } from './network-page.js';
+import { incidentStateBadge, isOverdue, overdueBadge } from './work-orders-page.js';
 
 export interface BoreholeView {
   summary: BoreholeSummary;
@@ -23,6 +25,8 @@ export interface BoreholeView {
   recentAlerts: readonly Alert[];
   alertTotal: number;
   maintenance: readonly MaintenanceRecord[];
+  /** Its open incidents, newest first; absent when the service keeps no incidents. */
+  openIncidents?: readonly Incident[];
   identity: Identity | undefined;
   format: Formatter;
   nowMs: number;
@@ -192,6 +196,19 @@ export function boreholePage(view: BoreholeView): SafeHtml {
         summary.lastSeenAtMs !== null ? html` <span class="muted">(${format.dateTimeOf(summary.lastSeenAtMs)})</span>` : ''
       }</p>
     </div>
+
+    ${(view.openIncidents ?? []).length > 0
+      ? html`<section class="card open-incidents" aria-labelledby="incident-title">
+          <h2 id="incident-title">${plural((view.openIncidents ?? []).length, 'intervention en cours', 'interventions en cours')}</h2>
+          <ul class="plain">${(view.openIncidents ?? []).map(
+            (incident) => html`<li class="open-incident" data-code="${incident.code}">
+              <a class="strong" href="/incidents/${incident.id}">Intervention n° ${incident.code}</a> · ${ruleTitle(incident.cause)} ${incidentStateBadge(incident.state)}${
+                isOverdue(incident, view.nowMs) ? html` ${overdueBadge()}` : ''
+              }<br><span class="muted">${incident.workOrder ? `ordre de travail${incident.assignee ? ` confié à ${incident.assignee.name}` : ''}` : "sans ordre de travail"} · depuis le ${format.dateTimeOf(incident.openedAtMs)}</span>
+            </li>`,
+          )}</ul>
+        </section>`
+      : ''}
 
     ${openAlerts.length > 0
       ? html`<section class="callout" aria-labelledby="open-title">

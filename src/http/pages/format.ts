@@ -3,6 +3,8 @@ import type { AlertState } from '../../alerts/alert.js';
 import type { Role } from '../../config/env.js';
 import { RULE_TITLES } from '../../rules/messages.js';
 import type { AlertRule } from '../../incidents/causes.js';
+import type { IncidentState } from '../../incidents/incident.js';
+import type { IncidentEventKind } from '../../incidents/port.js';
 import type { Severity } from '../../rules/types.js';
 import type { BoreholeStatus } from '../../domain/borehole-status.js';
 
@@ -23,6 +25,36 @@ export const STATUS_HINTS: Record<BoreholeStatus, string> = {
 export const SEVERITY_LABELS: Record<Severity, string> = { critical: 'Critique', warning: 'Avertissement', info: 'Information' };
 
 export const STATE_LABELS: Record<AlertState, string> = { open: 'Ouverte', acknowledged: 'Acquittée', resolved: 'Résolue' };
+
+/** The work order's state, as the board and the incident page name it (an « intervention »). */
+export const INCIDENT_STATE_LABELS: Record<IncidentState, string> = {
+  reported: 'Signalée',
+  acknowledged: 'Prise en compte',
+  on_site: 'Technicien sur place',
+  waiting_parts: 'En attente de pièce',
+  repair_claimed: 'Réparée, à vérifier',
+  verified: 'Vérifiée (close)',
+  reopened: 'Rouverte',
+};
+
+/** One line of an incident's story: what happened to it. */
+export const INCIDENT_EVENT_LABELS: Record<IncidentEventKind, string> = {
+  opened: 'Ouverture',
+  alert_joined: 'Alerte rattachée',
+  severity_raised: 'Gravité relevée',
+  acknowledged: 'Prise en compte',
+  on_site: 'Technicien sur place',
+  waiting_parts: 'En attente de pièce',
+  repair_claimed: 'Réparation annoncée',
+  confirmation_asked: 'Confirmation demandée au comité',
+  verified: 'Réparation vérifiée',
+  reopened: 'Rouverte',
+  reassigned: 'Réattribuée',
+  escalated: 'Escaladée à la région',
+  reminded: 'Rappel envoyé',
+  target_missed: 'Délai dépassé',
+  reported_again: 'Signalée à nouveau',
+};
 
 export const ROLE_LABELS: Record<Role, string> = { viewer: 'lecteur', operator: 'opérateur', admin: 'administrateur' };
 

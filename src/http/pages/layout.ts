@@ -1,7 +1,7 @@
 /**
- * The frame of every page: a header with the places people go (the network, the alerts, the reports), who
- * is signed in, and a footer saying which clock the times are on. Styles and scripts come from
- * /assets only (the CSP allows nothing else).
+ * The frame of every page: a header with the places people go (the network, the alerts, the work
+ * orders, the reports), who is signed in, and a footer saying which clock the times are on. Styles
+ * and scripts come from /assets only (the CSP allows nothing else).
  */
 import type { Identity } from '../auth.js';
 import { ROLE_LABELS } from './format.js';
@@ -17,7 +17,9 @@ export interface AssetUrls {
 
 export interface PageFrame {
   title: string;
-  section: 'network' | 'alerts' | 'borehole' | 'reports' | 'sms' | 'login' | 'error';
+  section: 'network' | 'alerts' | 'borehole' | 'incidents' | 'reports' | 'sms' | 'login' | 'error';
+  /** The service keeps incidents and work orders: the navigation links to their board. */
+  incidents?: boolean;
   identity?: Identity | undefined;
   /** Alerts not yet resolved that the identity may see, shown next to the Alerts link. */
   unresolvedCount?: number;
@@ -41,6 +43,7 @@ export function renderPage(frame: PageFrame): SafeHtml {
         <a href="/alerts" ${frame.section === 'alerts' ? html`aria-current="page"` : ''}>Alertes${
           frame.unresolvedCount ? html` <span class="pill" title="alertes en cours">${frame.unresolvedCount}</span>` : ''
         }</a>
+        ${frame.incidents ? html`<a href="/work-orders" ${frame.section === 'incidents' ? html`aria-current="page"` : ''}>Interventions</a>` : ''}
         <a href="/reports" ${frame.section === 'reports' ? html`aria-current="page"` : ''}>Rapports</a>
         ${identity.regions === null ? html`<a href="/sms" ${frame.section === 'sms' ? html`aria-current="page"` : ''}>SMS</a>` : ''}
       </nav>

@@ -1,9 +1,9 @@
 /**
  * The pages people open (server-rendered HTML in French): login, the network, one borehole, the
- * alerts. They sit behind the same tokens as the API: the login form puts the token in an
+ * alerts, one incident and the work-order board. They sit behind the same tokens as the API: the login form puts the token in an
  * HttpOnly, SameSite=Strict cookie (Secure over https). Changes are plain HTML forms POSTing here,
  * protected from cross-site requests by SameSite=Strict and a check that Origin (or Referer) is
- * this very host; they call the same AlertsPort as the API.
+ * this very host; they call the same AlertsPort (and IncidentsPort) as the API.
  */
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,6 +32,11 @@ import { uptimeCsv } from '../../reports/report.js';
 import { wpdxCsv, wpdxFilename } from '../../reports/wpdx.js';
 import { csvSeparatorOf, sendCsv } from '../csv.js';
 import { reportBoreholes, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
+import type { Incident } from '../../incidents/incident.js';
+import type { IncidentsPort, TransitionResult } from '../../incidents/port.js';
+import { incidentActorOf, incidentByIdOrCode } from '../routes/incidents.js';
+import { incidentPage } from './incident-page.js';
+import { applyBoardFilters, boardFiltersOf, boardOrder, workOrdersPage } from './work-orders-page.js';
 
 export const TOKEN_COOKIE = 'bhm_token';
 const COOKIE_MAX_AGE_S = 30 * 86_400;
@@ -50,11 +55,15 @@ export interface PageOptions {
   reports?: ReportsPort | undefined;
   /** Absent: no SMS page. */
   sms?: SmsPort | undefined;
+  /** Absent: no incident page, no work-order board. */
+  incidents?: IncidentsPort | undefined;
 }
 
 type FormBody = Record<string, string | undefined>;
 
 const SMS_PAGE_SIZE = 50;
+/** The board reads at most this many open incidents (then says so). */
+const BOARD_MAX = 5000;
 
 /** Only a path of this site: never `//evil.example` or `https://…`. */
 export function safeNext(value: unknown): string {
@@ -92,6 +101,11 @@ const DONE_TEXT: Record<string, (code: string) => string> = {
   ack: (code) => `Alerte n° ${code} acquittée.`,
   resolve: (code) => `Alerte n° ${code} résolue.`,
   retry: () => 'SMS remis en file : il repart dans quelques secondes.',
+  'incident-ack': (code) => `Intervention n° ${code} prise en compte.`,
+  'incident-arrive': (code) => `Intervention n° ${code} : technicien sur place.`,
+  'incident-parts': (code) => `Intervention n° ${code} : en attente de pièce.`,
+  'incident-repair': (code) => `Intervention n° ${code} : réparation annoncée. Les mesures la vérifieront.`,
+  'incident-close': (code) => `Intervention n° ${code} close.`,
 };
 /** Flashes that name no alert. */
 const WITHOUT_CODE = new Set(['retry', 'not-failed']);
@@ -99,6 +113,10 @@ const FAILED_TEXT: Record<string, (code: string) => string> = {
   conflict: (code) => `L'alerte n° ${code} était déjà résolue : rien n'a changé.`,
   gone: () => "Cette alerte n'existe pas ou n'est pas visible avec votre jeton.",
   'not-failed': () => "Ce SMS n'est pas en échec : rien n'a changé.",
+  'incident-gone': () => "Cette intervention n'existe pas ou n'est pas visible avec votre jeton.",
+  'incident-closed': (code) => `L'intervention n° ${code} est close : rien n'a changé.`,
+  'incident-no-order': (code) => `L'incident n° ${code} n'a pas d'ordre de travail : rien n'a changé.`,
+  'incident-no-part': (code) => `Indiquez la pièce attendue pour l'intervention n° ${code}.`,
 };
 
 function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
@@ -128,7 +146,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       .code(status)
       .header('cache-control', 'no-store')
       .type('text/html; charset=utf-8')
-      .send(renderPage({ ...frame, assets: assets.urls, timeZone }).text);
+      .send(renderPage({ incidents: options.incidents !== undefined, ...frame, assets: assets.urls, timeZone }).text);
 
   const cookieOptions = (request: FastifyRequest) =>
     ({ path: '/', httpOnly: true, sameSite: 'strict', secure: request.protocol === 'https' }) as const;
@@ -270,6 +288,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
         recentAlerts: recent.alerts,
         alertTotal: recent.total,
         maintenance: network.maintenance(summary.borehole.id).slice(0, 20),
+        ...(options.incidents ? { openIncidents: options.incidents.openOf([summary.borehole.id]).filter((incident) => incident.boreholeId === summary.borehole.id) } : {}),
         identity,
         format,
         nowMs: now(),
@@ -345,6 +364,109 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
 
   if (options.reports) registerReportPages(options.reports);
   if (options.sms) registerSmsPages(options.sms);
+  if (options.incidents) registerIncidentPages(options.incidents);
+
+  // --- incidents and work orders -----------------------------------------------------------------
+
+  function registerIncidentPages(incidents: IncidentsPort): void {
+    const gone = (request: FastifyRequest, reply: FastifyReply, identity: Identity) =>
+      send(reply, 404, {
+        title: 'Intervention introuvable',
+        section: 'error',
+        identity,
+        body: messagePage('Intervention introuvable', "Cette intervention n'existe pas ou n'est pas visible avec votre jeton.", { href: '/work-orders', label: 'Retour aux interventions' }),
+      });
+
+    app.get<{ Querystring: Record<string, string | undefined> }>('/work-orders', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const nowMs = now();
+      const boreholeIds = scope.alertFilter(identity);
+      // Every open incident in reach, page by page: the board is sorted on what the port does not sort by.
+      const open: Incident[] = [];
+      let total = 0;
+      do {
+        const found = incidents.list({ state: 'open', boreholeIds, limit: 500, offset: open.length });
+        total = found.total;
+        open.push(...found.incidents);
+        if (found.incidents.length === 0) break;
+      } while (open.length < Math.min(total, BOARD_MAX));
+      const workOrders = open.filter((incident) => incident.workOrder);
+      const filters = boardFiltersOf(request.query);
+      const boreholeOf = (id: string) => scope.borehole(identity, id);
+      const shown = applyBoardFilters(workOrders, filters, boreholeOf).sort(boardOrder(nowMs));
+      const regions = [...new Set(scope.visible(identity).map((borehole) => borehole.region))].sort((a, b) => a.localeCompare(b, 'fr'));
+      const technicians = [
+        ...new Set([...scope.visible(identity).map((borehole) => borehole.technician.name), ...workOrders.flatMap((incident) => (incident.assignee ? [incident.assignee.name] : []))]),
+      ].sort((a, b) => a.localeCompare(b, 'fr'));
+      return send(reply, 200, {
+        title: 'Interventions',
+        section: 'incidents',
+        identity,
+        unresolvedCount: unresolvedCount(identity),
+        body: workOrdersPage({ incidents: shown, filters, regions, technicians, boreholeOf, format, nowMs, truncated: total > open.length }),
+      });
+    });
+
+    app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/incidents/:id', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const incident = incidentByIdOrCode(incidents, request.params.id.slice(0, 64));
+      if (!incident || !scope.seesAlertOf(identity, incident.boreholeId)) return gone(request, reply, identity);
+      return send(reply, 200, {
+        title: `Intervention n° ${incident.code}`,
+        section: 'incidents',
+        identity,
+        unresolvedCount: unresolvedCount(identity),
+        flash: flashOf(request.query),
+        body: incidentPage({
+          incident,
+          borehole: scope.borehole(identity, incident.boreholeId),
+          timeline: incidents.timeline(incident.id),
+          canChange: hasRole(identity, 'operator'),
+          format,
+          nowMs: now(),
+          here: `/incidents/${incident.id}`,
+        }),
+      });
+    });
+
+    const move = (kind: 'ack' | 'arrive' | 'parts' | 'repair' | 'close', work: (incident: Incident, request: FastifyRequest<{ Body: FormBody | undefined }>) => TransitionResult | 'no-part') =>
+      async (request: FastifyRequest<{ Params: { id: string }; Body: FormBody | undefined }>, reply: FastifyReply) => {
+        const identity = await signedIn(request, reply, 'operator');
+        if (!identity) return reply;
+        if (!sameOrigin(request)) return refuseCrossSite(request, reply);
+        const incident = incidentByIdOrCode(incidents, request.params.id.slice(0, 64));
+        const back = safeNext(request.body?.back ?? (incident ? `/incidents/${incident.id}` : '/work-orders'));
+        if (!incident || !scope.seesAlertOf(identity, incident.boreholeId)) return reply.code(303).redirect(withFlash(back, { failed: 'incident-gone' }));
+        const code = String(incident.code);
+        const result = work(incident, request);
+        if (result === 'no-part') return reply.code(303).redirect(withFlash(back, { failed: 'incident-no-part', code }));
+        if (result.ok) return reply.code(303).redirect(withFlash(back, { done: `incident-${kind}`, code }));
+        const failed = result.reason === 'not_found' ? 'incident-gone' : result.reason === 'closed' ? 'incident-closed' : 'incident-no-order';
+        return reply.code(303).redirect(withFlash(back, { failed, code }));
+      };
+
+    const route = (action: string, handler: ReturnType<typeof move>) =>
+      app.post<{ Params: { id: string }; Body: FormBody | undefined }>(`/incidents/:id/${action}`, { schema: { hide: true } }, handler);
+    route('ack', move('ack', (incident, request) => incidents.acknowledge(incident.id, incidentActorOf(request))));
+    route('arrive', move('arrive', (incident, request) => incidents.arrive(incident.id, incidentActorOf(request))));
+    route(
+      'parts',
+      move('parts', (incident, request) => {
+        const part = (request.body?.part ?? '').trim().slice(0, 200);
+        return part === '' ? 'no-part' : incidents.part(incident.id, part, incidentActorOf(request));
+      }),
+    );
+    route(
+      'repair',
+      move('repair', (incident, request) => {
+        const note = (request.body?.note ?? '').trim().slice(0, 500);
+        return incidents.repair(incident.id, note === '' ? null : note, incidentActorOf(request));
+      }),
+    );
+    route('close', move('close', (incident, request) => incidents.close(incident.id, incidentActorOf(request))));
+  }
 
   // --- SMS -------------------------------------------------------------------------------------
 
