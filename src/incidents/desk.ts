@@ -97,6 +97,8 @@ export interface IncidentDeskOptions {
 
 /** Alerts whose rule answers quickly when the pump works again: the incident waits for them to clear. */
 const FAST_RULES: ReadonlySet<AlertRule> = new Set<AlertRule>(['pump_fault', 'no_flow', 'low_water', 'offline', 'short_cycling']);
+/** Unlinked alerts are looked for at start and every this many ticks (ten minutes at 10 s). */
+const RECONCILE_EVERY_TICKS = 60;
 /** A reminder goes when this share of a target's time has passed without it being met. */
 const REMIND_AT_SHARE = 0.75;
 /** SMS about an incident still open: dropped if it closes before they go out. */
@@ -120,6 +122,7 @@ export interface Standing {
 
 export class IncidentDesk implements IncidentsPort {
   private ticker: NodeJS.Timeout | null = null;
+  private ticks = 0;
   /** Boreholes with an incident not verified: readings of the others cost a lookup, no more. */
   private openBoreholes = new Set<string>();
 
@@ -187,6 +190,9 @@ export class IncidentDesk implements IncidentsPort {
       let incident = reopenIncident(relapse, 'relapse', now, borehole.service_level.repair_hours);
       incident = { ...incident, alertIds: [...incident.alertIds, alert.id], historical: incident.historical && alert.historical, verification: startVerification(now) };
       repo.linkAlert(incident.id, alert.id);
+      // Open again: its readings must reach it. Without this a reopened incident heard no reading
+      // until the service restarted, and the second repair was never verified (restart.test.ts).
+      this.openBoreholes.add(borehole.id);
       this.save(incident, 'reopened', 'rules', `relapse: ${alert.rule} (alert ${alert.code}) within ${params.reopen_hours} h of the verified repair`);
       if (!incident.historical) this.tell(incident, borehole, 'reopened', now);
       return;
@@ -231,7 +237,7 @@ export class IncidentDesk implements IncidentsPort {
     };
     // The sensors name a breakdown people reported: it is theirs to verify from now on.
     if (incident.manual !== null && next.verification === null) next = { ...next, verification: startVerification(now) };
-    this.save(next, 'alert_joined', 'rules', `${alert.rule} (alert ${alert.code})${root.id !== alerts[0]?.id && root.rule !== incident.cause ? `; cause now ${root.rule}` : ''}`);
+    this.save(next, 'alert_joined', 'rules', `${alert.rule} (alert ${alert.code})${root.rule !== incident.cause ? `; cause now ${root.rule}` : ''}`);
     this.severityOf(next, alert, borehole, now);
   }
 
@@ -334,7 +340,9 @@ export class IncidentDesk implements IncidentsPort {
   tick(): void {
     const now = this.options.now();
     try {
-      this.reconcile();
+      // A safety net for an incident update that failed in process; a crash is caught at start.
+      this.ticks += 1;
+      if (this.ticks % RECONCILE_EVERY_TICKS === 0) this.reconcile();
       this.write(() => {
         for (const incident of this.options.store.incidents.open()) {
           const borehole = this.options.registry.boreholes.get(incident.boreholeId);
@@ -400,7 +408,8 @@ export class IncidentDesk implements IncidentsPort {
       }
     }
     if (repaired && current.repairClaimedAtMs !== null && current.confirmationAskedAtMs === null && now - current.repairClaimedAtMs >= borehole.rules.verify_hours * 3_600_000) {
-      const reopened = reopenIncident(current, 'unconfirmed', now, borehole.service_level.repair_hours);
+      // Back to the technician; late readings may still show it works, and then close it.
+      const reopened = { ...reopenIncident(current, 'unconfirmed', now, borehole.service_level.repair_hours), verification: startVerification(now) };
       this.save(reopened, 'reopened', 'rules', `the data did not confirm the repair within ${borehole.rules.verify_hours} h`);
       this.tell(reopened, borehole, 'reopened', now, 'unconfirmed');
     }
