@@ -74,8 +74,10 @@ export const CAUSE_TABLE: readonly CauseLink[] = [
     why: 'a pump that keeps stopping pumps less',
   },
   // A person's report is the same breakdown the sensors see: any data alert explains it, and
-  // names the fault better than the words of an SMS.
-  ...(['offline', 'pump_fault', 'no_flow', 'low_water', 'short_cycling', 'low_output', 'current_rising'] as const).map(
+  // names the fault better than the words of an SMS. A dry-run fault has a row of its own, so it
+  // is named here too: without it a PANNE and then the pump's dry-run fault were two incidents,
+  // everybody told twice (tests/unit/incidents/causes.test.ts).
+  ...(['offline', 'pump_fault', 'pump_fault:dry_run', 'no_flow', 'low_water', 'short_cycling', 'low_output', 'current_rising'] as const).map(
     (cause): CauseLink => ({ cause, explains: [MANUAL_RULE], why: 'the sensors name what people reported' }),
   ),
 ];

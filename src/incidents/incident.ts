@@ -325,7 +325,11 @@ export function observeReading(verification: Verification, reading: Verification
   if (reading.kind === 'pump') {
     if (next.pumpTsMs !== null && reading.tsMs < next.pumpTsMs) return next;
     next = closeSegment(next, reading.tsMs);
-    next = { ...next, running: reading.running ?? null, fault: reading.fault ?? false, pumpTsMs: reading.tsMs };
+    // A flow reading from before the pump started (0 while it stood) says nothing of this run:
+    // kept, it made every restart after a pause a "dry pipe" and wiped the count the pause keeps
+    // (tests/unit/incidents/incident.test.ts, "a pause keeps the count").
+    const starting = reading.running === true && next.running !== true;
+    next = { ...next, running: reading.running ?? null, fault: reading.fault ?? false, pumpTsMs: reading.tsMs, ...(starting ? { flowLpm: null, flowTsMs: null } : {}) };
   } else if (reading.kind === 'flow') {
     if (next.flowTsMs !== null && reading.tsMs < next.flowTsMs) return next;
     next = closeSegment(next, reading.tsMs);

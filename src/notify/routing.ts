@@ -6,8 +6,7 @@
  *   warning at 23:00 reaches them at 07:00, if the alert is still open then);
  * - info: nobody (dashboards and reports only);
  * - a critical alert that resolves: the committee hears that the water is back;
- * - escalation (a critical alert not acknowledged in time): the technician and the region's
- *   escalation contact.
+ * - (escalation is the incident desk's: src/incidents/desk.ts).
  */
 import type { Alert, AlertChange } from '../alerts/alert.js';
 import type { Borehole, Contact, Language } from '../config/registry.js';
@@ -87,7 +86,11 @@ function committee(borehole: Borehole): { to: Contact; language: Language }[] {
   return borehole.committee.contacts.map((to) => ({ to, language: borehole.committee.language }));
 }
 
-/** The messages an alert change calls for, planned at `nowMs`. */
+/**
+ * The messages an alert change calls for, planned at `nowMs`. No longer used by the service (the
+ * incident desk tells people once per incident, src/incidents/desk.ts); kept for the dispatcher's
+ * tests, which queue alert messages through it.
+ */
 export function planMessages(change: AlertChange, borehole: Borehole, nowMs: number, timeZone: string): PlannedMessage[] {
   const { alert } = change;
   if (!change.notify || alert.historical) return [];
@@ -110,17 +113,6 @@ export function planMessages(change: AlertChange, borehole: Borehole, nowMs: num
   }
   if (change.kind === 'resolved' && alert.severity === 'critical') {
     for (const { to, language } of committee(borehole)) add('water_back', 'committee', to, language);
-  }
-  return dedupe(planned);
-}
-
-/** The escalation of a critical alert nobody acknowledged in time. */
-export function planEscalation(alert: Alert, borehole: Borehole, escalationContact: Contact | undefined, nowMs: number): PlannedMessage[] {
-  const planned: PlannedMessage[] = [
-    { kind: 'escalation', alert, to: borehole.technician, audience: 'technician', language: 'fr', notBeforeMs: nowMs, onlyWhileUnresolved: true },
-  ];
-  if (escalationContact) {
-    planned.push({ kind: 'escalation', alert, to: escalationContact, audience: 'escalation', language: 'fr', notBeforeMs: nowMs, onlyWhileUnresolved: true });
   }
   return dedupe(planned);
 }

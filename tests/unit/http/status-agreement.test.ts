@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BOREHOLE_STATUSES, type BoreholeStatus } from '../../../src/domain/borehole-status.js';
 import { TOKEN_COOKIE } from '../../../src/http/pages/routes.js';
+import { IncidentDesk } from '../../../src/incidents/desk.js';
 import { InboundSmsHandler } from '../../../src/notify/replies.js';
 import { renderStatus, type StatusEntry } from '../../../src/notify/templates.js';
 import { bearer, HOUR_MS, MINUTE_MS, seedNetwork, startHarness, T0_MS, TOKENS, type Harness } from './harness.js';
@@ -39,20 +40,20 @@ beforeEach(async () => {
   seedNetwork(h);
   const replies: { to: string; text: string }[] = [];
   let smsId = 0;
+  const log = pino({ level: 'silent' });
+  // As src/service.ts wires it; ETAT reads the alerts, the desk only answers the coded commands.
+  const desk = new IncidentDesk({ registry: h.registry, store: h.store, rules: h.engine, wakeDispatcher: () => undefined, timeZone: 'Africa/Bamako', now: () => h.clock.nowMs, log });
   const handler = new InboundSmsHandler({
     registry: h.registry,
     now: () => h.clock.nowMs,
-    log: pino({ level: 'silent' }),
+    log,
     defaultRegion: 'ML',
     repliesPerHour: 1_000,
     ports: {
-      alertByCode: (code) => h.store.alertByCode(code),
+      desk,
       unresolvedAlerts: (boreholeIds) => h.store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
-      acknowledge: (id, actor) => h.engine.acknowledge(id, actor),
-      resolve: (id, actor, note) => h.engine.resolve(id, actor, note),
-      recordMaintenance: (boreholeId, actor, note) => h.engine.recordMaintenance(boreholeId, actor, note),
       lastHeardAtMs: (boreholeId) => h.engine.stateOf(boreholeId)?.lastHeardAtMs ?? null,
-      record: (at, sender, text, outcome) => h.store.recordInboundSms(at, sender, text, outcome),
+      record: (at, sender, text, outcome, incidentId) => h.store.recordInboundSms(at, sender, text, outcome, incidentId ?? null),
       reply: (to, text) => replies.push({ to, text }),
       claimInboundSms: (key, at, windowMs, retentionMs) => h.store.claimInboundSms(key, at, windowMs, retentionMs),
       releaseInboundSms: (key) => h.store.releaseInboundSms(key),

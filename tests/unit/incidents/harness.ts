@@ -9,7 +9,7 @@ import type { Reading } from '../../../src/domain/reading.js';
 import { IncidentDesk } from '../../../src/incidents/desk.js';
 import type { Incident } from '../../../src/incidents/incident.js';
 import { SmsDispatcher } from '../../../src/notify/dispatcher.js';
-import { InboundSmsHandler } from '../../../src/notify/replies.js';
+import { InboundSmsHandler, type InboundSmsOptions } from '../../../src/notify/replies.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { boreholeEntry, RecordingGateway, type BoreholeEntryInput } from '../notify/support.js';
@@ -47,10 +47,17 @@ export interface Desk {
   gateway: RecordingGateway;
   dispatcher: SmsDispatcher;
   inbound: InboundSmsHandler;
+  /** What the inbound handler was built with: a new handler on them is a restarted service. */
+  inboundOptions: InboundSmsOptions;
+  /** Counted by the inbound handler. */
+  events: { duplicates: number; suppressed: number };
   clock: { nowMs: number };
   registry: Registry;
-  /** Moves the clock, lets the rules and the desk see the time, and sends what is due. */
-  advance(ms: number): Promise<void>;
+  /**
+   * Moves the clock, lets the rules and the desk see the time, and sends what is due. Ticks every
+   * `stepMs` (10 s, the service's tick, unless a long wait is all the test is about).
+   */
+  advance(ms: number, stepMs?: number): Promise<void>;
   /** Readings as ingest hands them over, stamped at the clock unless they say otherwise. */
   read(...readings: Reading[]): Promise<void>;
   sms(from: string, text: string): Promise<string>;
@@ -83,11 +90,13 @@ export function startDesk(registry: Registry = registryWith(), path = ':memory:'
   const rules = new RulesEngine({ registry, store, now, log, writeAlertPoints: () => undefined, tickIntervalMs: HOUR_MS, holdOlderThanMs: 365 * 24 * HOUR_MS });
   const desk = new IncidentDesk({ registry, store, rules, wakeDispatcher: () => void dispatcher.wake(), timeZone: BAMAKO, now, log, tickIntervalMs: HOUR_MS });
   rules.onChange((change) => desk.onAlertChange(change));
-  const inbound = new InboundSmsHandler({
+  const events = { duplicates: 0, suppressed: 0 };
+  const inboundOptions: InboundSmsOptions = {
     registry,
     now,
     log,
     defaultRegion: 'ML',
+    events: { duplicate: () => (events.duplicates += 1), replySuppressed: () => (events.suppressed += 1) },
     ports: {
       desk,
       unresolvedAlerts: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1000, offset: 0 }).alerts,
@@ -98,7 +107,8 @@ export function startDesk(registry: Registry = registryWith(), path = ':memory:'
       releaseInboundSms: (key) => store.releaseInboundSms(key),
       repliesQueuedSince: (to, sinceMs) => store.repliesQueuedSince(to, sinceMs),
     },
-  });
+  };
+  const inbound = new InboundSmsHandler(inboundOptions);
   rules.start();
   desk.start();
   dispatcher.start();
@@ -110,11 +120,13 @@ export function startDesk(registry: Registry = registryWith(), path = ':memory:'
     gateway,
     dispatcher,
     inbound,
+    inboundOptions,
+    events,
     clock,
     registry,
-    async advance(ms) {
+    async advance(ms, stepMs = 10_000) {
       // In steps, so that a tick sees every instant a real ten-second tick would come near.
-      const step = 10_000;
+      const step = stepMs;
       for (let left = ms; left > 0; left -= step) {
         clock.nowMs += Math.min(step, left);
         rules.tick();

@@ -9,7 +9,6 @@ import {
   isQuietHours,
   localTime,
   nextLocalHour,
-  planEscalation,
   planMessages,
   QUIET_UNTIL_HOUR,
   type PlannedMessage,
@@ -209,25 +208,6 @@ describe('planMessages', () => {
       expect(planned.filter((m) => m.audience === 'committee').map((m) => m.language)).toEqual([language, language]);
       expect(planned.filter((m) => m.audience === 'technician').map((m) => m.language)).toEqual(['fr']);
     }
-  });
-});
-
-describe('planEscalation', () => {
-  it("goes to the technician and the region's escalation contact, in French, only while unresolved", () => {
-    const reg = registry();
-    const nowMs = bamako(12, 42);
-    expect(summary(planEscalation(alert(), khabou(reg), reg.escalation.Kayes, nowMs))).toEqual(
-      byPhone(
-        { phone: TECHNICIAN, kind: 'escalation', audience: 'technician', language: 'fr', notBeforeMs: nowMs, onlyWhileUnresolved: true },
-        { phone: REGION, kind: 'escalation', audience: 'escalation', language: 'fr', notBeforeMs: nowMs, onlyWhileUnresolved: true },
-      ),
-    );
-  });
-
-  it('goes to the technician alone when the region has no escalation contact, and once when the contact is the technician', () => {
-    const nowMs = bamako(12, 42);
-    expect(planEscalation(alert(), khabou(), undefined, nowMs).map((m) => m.to.phone)).toEqual([TECHNICIAN]);
-    expect(planEscalation(alert(), khabou(), { name: 'Technicien', phone: TECHNICIAN }, nowMs).map((m) => m.to.phone)).toEqual([TECHNICIAN]);
   });
 });
 
