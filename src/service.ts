@@ -330,6 +330,8 @@ export async function startService({
     reloadRegistry: () => reloadRegistry('api'),
     replayDeadLetters: replayLetters,
     alerts: alertsPortOf(store, rules, registry),
+    incidents: desk,
+    calls: { missedCall: (from) => inboundSms.missedCall(from) },
     network: {
       registry,
       lastHeardAtMs: (id) => rules.stateOf(id)?.lastHeardAtMs ?? null,

@@ -23,6 +23,14 @@ const API_ROUTES = [
   'GET /api/reports/uptime',
   'GET /api/reports/archive/{kind}/{from}',
   'GET /api/reports/wpdx',
+  'GET /api/incidents',
+  'GET /api/incidents/{id}',
+  'POST /api/incidents/{id}/ack',
+  'POST /api/incidents/{id}/arrive',
+  'POST /api/incidents/{id}/parts',
+  'POST /api/incidents/{id}/repair',
+  'POST /api/incidents/{id}/close',
+  'POST /api/boreholes/{id}/incidents',
 ];
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
