@@ -4,8 +4,10 @@
  * Data, not code: a pair is "this alert, when it is there, is why that one fired". It is listed
  * in docs/incidents.md. Low water at the intake and a dry-run fault explain each other (either
  * can be seen first): there the one seen first stays the cause. Tests check that no other pair
- * explains itself through a chain, so that the root of a set of alerts does not depend on the
- * order they opened in.
+ * explains itself through a chain. Two causes neither of which explains the other can still meet
+ * in one incident through a consequence they share (a silent device and a pump fault, both
+ * explaining `no_flow`): then too the first seen stays the cause. Which alerts make one incident,
+ * and so who is told once, does not depend on the order.
  */
 import { RULE_IDS, type RuleId } from '../rules/types.js';
 
