@@ -22,22 +22,24 @@ export type TimelineEntry =
   | { kind: 'change'; atMs: number; change: IncidentEventKind; state: IncidentState; actor: Actor; detail: string | null }
   | { kind: 'snapshot'; atMs: number; label: 'opened' | 'verified'; readings: ReadingsSnapshot };
 
-export type IncidentEventKind =
-  | 'opened'
-  | 'alert_joined'
-  | 'severity_raised'
-  | 'acknowledged'
-  | 'on_site'
-  | 'waiting_parts'
-  | 'repair_claimed'
-  | 'confirmation_asked'
-  | 'verified'
-  | 'reopened'
-  | 'reassigned'
-  | 'escalated'
-  | 'reminded'
-  | 'target_missed'
-  | 'reported_again';
+export const INCIDENT_EVENT_KINDS = [
+  'opened',
+  'alert_joined',
+  'severity_raised',
+  'acknowledged',
+  'on_site',
+  'waiting_parts',
+  'repair_claimed',
+  'confirmation_asked',
+  'verified',
+  'reopened',
+  'reassigned',
+  'escalated',
+  'reminded',
+  'target_missed',
+  'reported_again',
+] as const;
+export type IncidentEventKind = (typeof INCIDENT_EVENT_KINDS)[number];
 
 export interface IncidentEvent {
   incidentId: string;

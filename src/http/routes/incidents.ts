@@ -11,7 +11,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_RULES, type AlertRule } from '../../incidents/causes.js';
 import { INCIDENT_STATES, type Incident, type ReadingsSnapshot } from '../../incidents/incident.js';
-import type { IncidentEventKind, IncidentsPort, TimelineEntry, TransitionResult } from '../../incidents/port.js';
+import { INCIDENT_EVENT_KINDS, type IncidentsPort, type TimelineEntry, type TransitionResult } from '../../incidents/port.js';
 import { SEVERITIES } from '../../rules/types.js';
 import { SMS_STATES, type SmsState } from '../../storage/sqlite-store.js';
 import { hasRole, type TokenAuth } from '../auth.js';
@@ -22,23 +22,7 @@ import { alertSchema, alertToJson } from './alerts.js';
 /** Who made an incident change through the API or a page: `operator:<role>` (incident.ts's Actor). */
 export const incidentActorOf = (request: FastifyRequest): string => `operator:${request.identity?.role ?? request.apiRole ?? 'unknown'}`;
 
-const CHANGE_KINDS = [
-  'opened',
-  'alert_joined',
-  'severity_raised',
-  'acknowledged',
-  'on_site',
-  'waiting_parts',
-  'repair_claimed',
-  'confirmation_asked',
-  'verified',
-  'reopened',
-  'reassigned',
-  'escalated',
-  'reminded',
-  'target_missed',
-  'reported_again',
-] as const satisfies readonly IncidentEventKind[];
+const CHANGE_KINDS = INCIDENT_EVENT_KINDS;
 
 export const incidentSchema = z.object({
   id: z.string(),
