@@ -6,10 +6,13 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Borehole } from '../config/registry.js';
+import type { Incident } from '../incidents/incident.js';
+import type { IncidentsPort } from '../incidents/port.js';
 import type { CriticalAlertRecord } from '../storage/sqlite-store.js';
 import type { PeriodTotals, TelemetryStore } from '../storage/telemetry.js';
 import type { Period } from './periods.js';
 import { toCsv, type CsvSeparator } from './csv.js';
+import { incidentFigures, incidentsOpenedIn } from './service-report.js';
 import { lookaround, reportedEnd, round, uptimeFigures, uptimeFiguresSchema, uptimeRatios, type UptimeFigures } from './uptime.js';
 
 export const uptimeRowSchema = z.object({
@@ -19,6 +22,12 @@ export const uptimeRowSchema = z.object({
   commune: z.string(),
   region: z.string(),
   ...uptimeFiguresSchema.shape,
+  // Section 9's incident columns (issue 15). Null only from a service run without incidents, and in
+  // reports archived before them.
+  incidents: z.number().int().nullable().describe('incidents opened in the period, historical ones included'),
+  verified_repairs: z.number().int().nullable().describe('of those, closed as verified and not reopened since'),
+  failed_repairs: z.number().int().nullable().describe('failed repairs of those: reopened within reopen_hours, or a claim not verified within verify_hours'),
+  median_time_to_repair_minutes: z.number().nullable().describe("median time from an incident's opening to the repair claim, of those claimed; null when none was"),
 });
 export type UptimeRow = z.infer<typeof uptimeRowSchema>;
 
@@ -36,6 +45,8 @@ export type UptimeReport = z.infer<typeof uptimeReportSchema>;
 export interface ReportSources {
   criticalAlertsBetween(fromMs: number, toMs: number): CriticalAlertRecord[];
   telemetry: Pick<TelemetryStore, 'totals' | 'activeMinutes'>;
+  /** The incident columns and the results report; absent (tests of uptime alone): those columns are null. */
+  incidents?: Pick<IncidentsPort, 'between'> | undefined;
   now(): number;
 }
 
@@ -53,7 +64,7 @@ const CONCURRENCY = 4;
 export const ACTIVE_SLICE_MS = 31 * 86_400_000;
 
 /** Minutes with data in [fromMs, toMs), asked slice by slice, yielding to the event loop between slices. */
-async function activeMinutesSliced(telemetry: ReportSources['telemetry'], boreholeId: string, fromMs: number, toMs: number): Promise<number[]> {
+export async function activeMinutesSliced(telemetry: ReportSources['telemetry'], boreholeId: string, fromMs: number, toMs: number): Promise<number[]> {
   const minutes: number[] = [];
   for (let start = fromMs; start < toMs; start += ACTIVE_SLICE_MS) {
     // Slices are disjoint and ascending, so their minutes concatenate in order.
@@ -63,7 +74,7 @@ async function activeMinutesSliced(telemetry: ReportSources['telemetry'], boreho
   return minutes;
 }
 
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -86,6 +97,7 @@ export async function buildUptimeReport(sources: ReportSources, period: Period, 
     list.push(alert);
     alertsByBorehole.set(alert.boreholeId, list);
   }
+  const incidentsByBorehole = sources.incidents ? groupByBorehole(incidentsOpenedIn(sources.incidents.between(period.fromMs, endMs), { fromMs: period.fromMs, toMs: endMs }, new Set(boreholes.map((b) => b.id)))) : null;
   const rows = await mapLimited(boreholes, CONCURRENCY, async (borehole): Promise<UptimeRow> => {
     const offlineMinutes = borehole.rules.offline_minutes;
     const [windowStart, windowEnd] = lookaround({ ...period, nowMs, offlineMinutes });
@@ -104,7 +116,15 @@ export async function buildUptimeReport(sources: ReportSources, period: Period, 
       volumeM3: total?.volumeM3 ?? 0,
       pumpingHours: total?.pumpingHours ?? 0,
     });
-    return { borehole: borehole.id, name: borehole.name, village: borehole.village, commune: borehole.commune, region: borehole.region, ...figures };
+    return {
+      borehole: borehole.id,
+      name: borehole.name,
+      village: borehole.village,
+      commune: borehole.commune,
+      region: borehole.region,
+      ...figures,
+      ...incidentColumns(incidentsByBorehole === null ? null : (incidentsByBorehole.get(borehole.id) ?? []), nowMs),
+    };
   });
   return {
     from: new Date(period.fromMs).toISOString(),
@@ -113,6 +133,30 @@ export async function buildUptimeReport(sources: ReportSources, period: Period, 
     generated_at: new Date(nowMs).toISOString(),
     complete: nowMs >= period.toMs,
     boreholes: rows,
+  };
+}
+
+function groupByBorehole(incidents: readonly Incident[]): Map<string, Incident[]> {
+  const byBorehole = new Map<string, Incident[]>();
+  for (const incident of incidents) {
+    const list = byBorehole.get(incident.boreholeId);
+    if (list) list.push(incident);
+    else byBorehole.set(incident.boreholeId, [incident]);
+  }
+  return byBorehole;
+}
+
+type IncidentColumns = Pick<UptimeRow, 'incidents' | 'verified_repairs' | 'failed_repairs' | 'median_time_to_repair_minutes'>;
+
+/** A borehole's incident columns: its incidents of the period as the service report counts them (service-report.ts). */
+export function incidentColumns(incidents: readonly Incident[] | null, nowMs: number): IncidentColumns {
+  if (incidents === null) return { incidents: null, verified_repairs: null, failed_repairs: null, median_time_to_repair_minutes: null };
+  const figures = incidentFigures(incidents, nowMs);
+  return {
+    incidents: figures.incidents,
+    verified_repairs: figures.verified_repairs,
+    failed_repairs: figures.failed_repairs,
+    median_time_to_repair_minutes: figures.time_to_repair?.median ?? null,
   };
 }
 
@@ -134,10 +178,16 @@ export const UPTIME_CSV_COLUMNS = [
   'mttr_hours',
   'volume_m3',
   'pumping_hours',
+  // Last, so that a spreadsheet or a program reading the columns by position before issue 15 still does.
+  'incidents',
+  'verified_repairs',
+  'failed_repairs',
+  'median_time_to_repair_minutes',
 ] as const;
 
 export function uptimeCsvRows(report: UptimeReport): Record<(typeof UPTIME_CSV_COLUMNS)[number], string | number | null>[] {
-  return report.boreholes.map((row) => ({ ...row, from: report.from, to: report.to }));
+  // An archived report from before the incident columns has none: empty cells, not "undefined".
+  return report.boreholes.map((row) => ({ ...incidentColumns(null, 0), ...row, from: report.from, to: report.to }));
 }
 
 /** The report as a CSV table: one line a borehole, with the period on each. */

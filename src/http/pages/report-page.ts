@@ -3,6 +3,7 @@
  * chart of uptime per borehole, then a table per region (CONTRACT.md section 7).
  */
 import { summarizeRows, type UptimeReport, type UptimeRow } from '../../reports/report.js';
+import { quarterContaining } from '../../reports/results-report.js';
 import type { UptimeFigures } from '../../reports/uptime.js';
 import { number, plural, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
@@ -89,11 +90,17 @@ function regionTable(region: string, rows: readonly UptimeRow[]): SafeHtml {
  * a number, and so does LibreOffice in French; the comma files are for other languages and for
  * programs (the WPdx upload). docs/reports.md, "Opening the CSV files".
  */
-function downloads(query: string): SafeHtml {
+function downloads(query: string, quarter: string): SafeHtml {
   return html`<p class="small downloads">Télécharger le tableau : <a href="/reports/uptime.csv?${query}&sep=semicolon">pour Excel ou LibreOffice en français (CSV « ; »)</a>
     · <a href="/reports/uptime.csv?${query}">CSV séparé par des virgules (autres langues, logiciels)</a><br>
     État actuel au format WPdx : <a href="/reports/wpdx.csv?sep=semicolon">pour Excel ou LibreOffice en français</a>
-    · <a href="/reports/wpdx.csv">CSV séparé par des virgules (envoi au WPdx)</a></p>`;
+    · <a href="/reports/wpdx.csv">CSV séparé par des virgules (envoi au WPdx)</a><br>
+    Interventions de la période (délais d'accusé, d'arrivée, de réparation, par forage, technicien, prestataire et région) :
+    <a href="/reports/service.csv?${query}&sep=semicolon">pour Excel ou LibreOffice en français</a>
+    · <a href="/reports/service.csv?${query}">CSV séparé par des virgules</a><br>
+    Résultats du trimestre ${quarter} (jours fonctionnels par forage et prestataire) :
+    <a href="/reports/results.csv?quarter=${quarter}&sep=semicolon">pour Excel ou LibreOffice en français</a>
+    · <a href="/reports/results.csv?quarter=${quarter}">CSV séparé par des virgules</a></p>`;
 }
 
 export function reportPage(view: ReportView): SafeHtml {
@@ -119,7 +126,7 @@ export function reportPage(view: ReportView): SafeHtml {
   </div>
   <p class="small">${view.presets.map((preset, index) => html`${index > 0 ? ' · ' : ''}<a href="/reports?${preset.query}">${preset.label}</a>`)}
   </p>
-  ${downloads(query)}
+  ${downloads(query, quarterContaining(Date.parse(report.from), report.tz).label)}
 </form>
 ${
   report.boreholes.length === 0

@@ -1,14 +1,20 @@
 /**
- * Reports for the ministry (CONTRACT.md sections 6 and 7): the uptime report of any period, the
- * reports archived by the schedule, and the network's live status in WPdx columns. Reads need
- * `viewer`; a region-limited token's reports hold only its regions' boreholes.
+ * Reports for the ministry (CONTRACT.md sections 6, 7 and 9): the uptime report of any period, the
+ * reports archived by the schedule, the network's live status in WPdx columns, and the service and
+ * results reports of incidents and repairs. Reads need `viewer`; a region-limited token's reports
+ * hold only its regions' boreholes.
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { DateTime } from 'luxon';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Borehole } from '../../config/registry.js';
+import type { IncidentsPort } from '../../incidents/port.js';
 import { dayStart, localDate, PERIOD_KINDS, PeriodError, reportPeriod, type Period, type PeriodKind } from '../../reports/periods.js';
 import { uptimeCsv, uptimeReportSchema, type UptimeReport } from '../../reports/report.js';
+import { parseQuarter, quarterContaining, resultsCsv, resultsReportSchema, type Quarter, type ResultsReport } from '../../reports/results-report.js';
+import { buildServiceReport, serviceCsv, serviceReportSchema, type ServiceReport } from '../../reports/service-report.js';
+import { reportedEnd } from '../../reports/uptime.js';
 import { wpdxCsv, wpdxFilename, wpdxReport, wpdxReportSchema, type WpdxReport } from '../../reports/wpdx.js';
 import type { ArchivedReport } from '../../storage/sqlite-store.js';
 import { QueryRangeError } from '../../storage/telemetry.js';
@@ -25,6 +31,8 @@ export interface ReportsPort {
   /** Newest first, without bodies. */
   archived(limit: number): Omit<ArchivedReport, 'body'>[];
   archivedReport(kind: PeriodKind, fromMs: number, tz: string): ArchivedReport | null;
+  /** The results report of a quarter (results-report.ts `buildResultsReport`); absent: no such route. */
+  results?: ((quarter: Quarter, boreholes: readonly Borehole[]) => Promise<ResultsReport>) | undefined;
 }
 
 export interface ReportRouteOptions {
@@ -33,6 +41,8 @@ export interface ReportRouteOptions {
   alerts: AlertsPort;
   network: NetworkPort;
   scope: Scope;
+  /** The service report's incidents; absent: no `/api/reports/service`. */
+  incidents?: Pick<IncidentsPort, 'between'> | undefined;
   now: () => number;
   timeZone: string;
 }
@@ -43,6 +53,19 @@ const date = (what: string) => z.string().regex(DATE, `\`${what}\` must be a dat
 const uptimeQuery = z.object({
   from: date('from').describe('first day, YYYY-MM-DD (default: the first day of last month)'),
   to: date('to').describe('day after the last, excluded (default: the first day of this month)'),
+  tz: z.string().max(64).optional().describe('IANA time zone of the days (default REPORT_TZ)'),
+  region: z.string().max(100).optional().describe('only this region'),
+  format: z.enum(['json', 'csv']).optional().describe('csv, or Accept: text/csv'),
+  sep: csvSeparatorParam,
+});
+
+const serviceQuery = uptimeQuery.extend({
+  from: date('from').describe('first day, YYYY-MM-DD (default: the first day of last month); incidents opened from then'),
+  to: date('to').describe('day after the last, excluded (default: the first day of this month)'),
+});
+
+const resultsQuery = z.object({
+  quarter: z.string().max(16).optional().describe('YYYY-Qn, e.g. 2026-Q4 (default: this quarter)'),
   tz: z.string().max(64).optional().describe('IANA time zone of the days (default REPORT_TZ)'),
   region: z.string().max(100).optional().describe('only this region'),
   format: z.enum(['json', 'csv']).optional().describe('csv, or Accept: text/csv'),
@@ -73,6 +96,30 @@ function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | un
 /** Every borehole the identity sees, in WPdx columns, as of `nowMs`. */
 export function wpdxReportFor(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxReport {
   return wpdxReport(networkSummaries(options, identity), nowMs);
+}
+
+/** The service report of a period for what the identity sees (the API and the page's download). */
+export function serviceReportFor(
+  options: Pick<ReportRouteOptions, 'scope' | 'now'> & { incidents: Pick<IncidentsPort, 'between'> },
+  identity: Identity | undefined,
+  period: Period,
+  region: string | undefined,
+): ServiceReport {
+  const nowMs = options.now();
+  const endMs = reportedEnd({ ...period, nowMs });
+  const incidents = endMs > period.fromMs ? options.incidents.between(period.fromMs, endMs) : [];
+  return buildServiceReport(incidents, reportBoreholes(options.scope, identity, region), period, nowMs);
+}
+
+/**
+ * The quarter asked (this one without `quarter`), refused when it has not begun: a report of no
+ * days would read as a provider with nothing to show.
+ */
+export function resultsQuarter(asked: string | undefined, tz: string, nowMs: number): Quarter {
+  if (!DateTime.local().setZone(tz).isValid) throw new PeriodError(`unknown time zone "${tz}"`);
+  const quarter = asked === undefined ? quarterContaining(nowMs, tz) : parseQuarter(asked, tz);
+  if (quarter.fromMs > nowMs) throw new PeriodError(`${quarter.label} has not begun: a results report covers a quarter up to today`);
+  return quarter;
 }
 
 function sendReport(reply: FastifyReply, report: UptimeReport, csv: CsvSeparator | false, name: string): FastifyReply | UptimeReport {
@@ -121,6 +168,82 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       return sendReport(reply, report, wantsCsv(request.query.format, request.headers.accept) && (request.query.sep ?? 'comma'), name);
     },
   );
+
+  const { incidents } = options;
+  if (incidents) {
+    typed.get(
+      '/api/reports/service',
+      {
+        preHandler: auth.require('viewer'),
+        schema: {
+          summary: 'Service report: incidents and repairs per borehole, technician, provider and region',
+          description:
+            'CONTRACT.md section 9 for the incidents opened in [from, to) (local days of `tz`, REPORT_TZ by default; default last month), their steps as they stand now. ' +
+            'Durations in minutes, median and p90 (nearest rank). CSV with `format=csv` or `Accept: text/csv`, each duration as `_median` and `_p90` columns; `sep=semicolon` for a spreadsheet in French. See docs/reports.md.',
+          tags: ['reports'],
+          security: [{ bearer: [] }],
+          querystring: serviceQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: serviceReportSchema, 400: errorSchema, 401: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        let period: Period;
+        try {
+          period = reportPeriod(request.query, now(), timeZone);
+        } catch (error) {
+          if (error instanceof PeriodError) return reply.code(400).send({ error: 'invalid_period', message: error.message });
+          throw error;
+        }
+        const report = serviceReportFor({ scope, now, incidents }, request.identity, period, request.query.region);
+        if (wantsCsv(request.query.format, request.headers.accept)) {
+          return sendCsv(reply, `service-${localDate(period.fromMs, period.tz)}-${localDate(period.toMs, period.tz)}.csv`, serviceCsv(report, request.query.sep ?? 'comma'));
+        }
+        return report;
+      },
+    );
+  }
+
+  const { results } = reports;
+  if (results) {
+    typed.get(
+      '/api/reports/results',
+      {
+        preHandler: auth.require('viewer'),
+        schema: {
+          summary: 'Results report of a quarter: functional days per borehole and provider',
+          description:
+            'CONTRACT.md section 9: calendar days of `tz` (REPORT_TZ by default) from the first day of the quarter to its last, or to today included. ' +
+            'A quarter not yet begun is a 400. CSV with `format=csv` or `Accept: text/csv`, one line per borehole (`rows`); `sep=semicolon` for a spreadsheet in French. See docs/reports.md.',
+          tags: ['reports'],
+          security: [{ bearer: [] }],
+          querystring: resultsQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: resultsReportSchema, 400: errorSchema, 401: errorSchema, 503: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        let quarter: Quarter;
+        try {
+          quarter = resultsQuarter(request.query.quarter, request.query.tz ?? timeZone, now());
+        } catch (error) {
+          if (error instanceof PeriodError) return reply.code(400).send({ error: 'invalid_quarter', message: error.message });
+          throw error;
+        }
+        let report: ResultsReport;
+        try {
+          report = await results(quarter, reportBoreholes(scope, request.identity, request.query.region));
+        } catch (error) {
+          if (error instanceof QueryRangeError) return reply.code(400).send({ error: 'invalid_quarter', message: error.message });
+          if (error instanceof TypeError || error instanceof RangeError) throw error;
+          request.log.error({ err: error }, 'results report failed');
+          return reply.code(503).send({ error: 'store_unavailable', message: 'the time-series store did not answer; try again shortly' });
+        }
+        if (wantsCsv(request.query.format, request.headers.accept)) return sendCsv(reply, `results-${quarter.label}.csv`, resultsCsv(report, request.query.sep ?? 'comma'));
+        return report;
+      },
+    );
+  }
 
   typed.get(
     '/api/reports',
