@@ -27,6 +27,7 @@ import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
 import type { TelemetryStore } from './storage/telemetry.js';
 import { alertChangeLine, boreholeTags, registryLine, uptimeLine } from './storage/points.js';
 import { buildUptimeReport, type ReportSources } from './reports/report.js';
+import { buildResultsReport } from './reports/results-report.js';
 import { ReportScheduler } from './reports/scheduler.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
@@ -306,6 +307,7 @@ export async function startService({
   const reportSources: ReportSources = {
     criticalAlertsBetween: (fromMs, toMs) => store.criticalAlertsBetween(fromMs, toMs),
     telemetry: timeSeries.telemetry,
+    incidents: desk,
     now,
   };
   const reportLog = log.child({ component: 'reports' });
@@ -340,6 +342,7 @@ export async function startService({
     },
     reports: {
       build: (period, boreholes) => buildUptimeReport(reportSources, period, boreholes),
+      results: (quarter, boreholes) => buildResultsReport({ ...reportSources, incidents: desk }, quarter, boreholes),
       archived: (limit) => store.listArchivedReports(limit),
       archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },

@@ -186,7 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   if (deps.alerts && deps.network) {
     await app.register(boreholeRoutes, { auth, alerts: deps.alerts, network: deps.network, scope, now });
-    if (deps.reports) await app.register(reportRoutes, { auth, reports: deps.reports, alerts: deps.alerts, network: deps.network, scope, now, timeZone });
+    if (deps.reports) await app.register(reportRoutes, { auth, reports: deps.reports, alerts: deps.alerts, network: deps.network, scope, now, timeZone, incidents: deps.incidents });
   }
   if (deps.alerts && deps.network && pageAssets) {
     await app.register(pageAssets.plugin);

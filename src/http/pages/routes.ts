@@ -31,7 +31,9 @@ import { localDate, PeriodError, periodContaining, reportPeriod, type Period } f
 import { uptimeCsv } from '../../reports/report.js';
 import { wpdxCsv, wpdxFilename } from '../../reports/wpdx.js';
 import { csvSeparatorOf, sendCsv } from '../csv.js';
-import { reportBoreholes, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
+import { reportBoreholes, resultsQuarter, serviceReportFor, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
+import { serviceCsv } from '../../reports/service-report.js';
+import { resultsCsv } from '../../reports/results-report.js';
 import type { Incident } from '../../incidents/incident.js';
 import type { IncidentsPort, TransitionResult } from '../../incidents/port.js';
 import { incidentActorOf, incidentByIdOrCode } from '../routes/incidents.js';
@@ -591,6 +593,39 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       const report = await reports.build(period, reportBoreholes(scope, identity, undefined));
       return sendCsv(reply, `disponibilite-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`, uptimeCsv(report, separator));
     });
+
+    const { incidents } = options;
+    if (incidents) {
+      // The section 9 reports as the report page links them (docs/reports.md).
+      app.get<{ Querystring: Record<string, string | undefined> }>('/reports/service.csv', { schema: { hide: true } }, async (request, reply) => {
+        const identity = await signedIn(request, reply, 'viewer');
+        if (!identity) return reply;
+        const period = periodOf(request.query);
+        if (period instanceof PeriodError) return reply.code(400).type('text/plain; charset=utf-8').send(period.message);
+        const separator = csvSeparatorOf(request.query.sep);
+        if (separator === null) return badSeparator(reply);
+        const report = serviceReportFor({ scope, now, incidents }, identity, period, undefined);
+        return sendCsv(reply, `interventions-${localDate(period.fromMs, timeZone)}-${localDate(period.toMs, timeZone)}.csv`, serviceCsv(report, separator));
+      });
+    }
+    const results = reports.results;
+    if (results) {
+      app.get<{ Querystring: Record<string, string | undefined> }>('/reports/results.csv', { schema: { hide: true } }, async (request, reply) => {
+        const identity = await signedIn(request, reply, 'viewer');
+        if (!identity) return reply;
+        let quarter;
+        try {
+          quarter = resultsQuarter(request.query.quarter, timeZone, now());
+        } catch (error) {
+          if (error instanceof PeriodError) return reply.code(400).type('text/plain; charset=utf-8').send(error.message);
+          throw error;
+        }
+        const separator = csvSeparatorOf(request.query.sep);
+        if (separator === null) return badSeparator(reply);
+        const report = await results(quarter, reportBoreholes(scope, identity, undefined));
+        return sendCsv(reply, `resultats-${quarter.label}.csv`, resultsCsv(report, separator));
+      });
+    }
 
     app.get<{ Querystring: Record<string, string | undefined> }>('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
       const identity = await signedIn(request, reply, 'viewer');

@@ -232,7 +232,8 @@ export const incidentRoutes: FastifyPluginAsync<{ auth: TokenAuth; incidents: In
     typed.post(
       path,
       {
-        preHandler: auth.require('operator'),
+        // The role before the body: a viewer is told what it lacks, not how to fill the form.
+        preValidation: auth.require('operator'),
         schema: {
           summary,
           tags: ['incidents'],
@@ -271,7 +272,7 @@ export const incidentRoutes: FastifyPluginAsync<{ auth: TokenAuth; incidents: In
   typed.post(
     '/api/boreholes/:id/incidents',
     {
-      preHandler: auth.require('operator'),
+      preValidation: auth.require('operator'),
       schema: {
         summary: 'Report a fault seen by people (as PANNE): opens a manual incident and its work order',
         tags: ['incidents'],

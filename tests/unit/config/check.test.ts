@@ -102,7 +102,7 @@ describe('npm run check', { timeout: 60_000 }, () => {
     expect(lines[0]).toBe(`borehole registry ${BROKEN} is invalid:`);
     expect(lines.slice(1, -1)).toEqual([
       '  - boreholes[0] (id "khabou").committee.contacts[0].phone (line 9, column 55): must be a mobile number (it receives SMS): +22321520004 is a landline',
-      '  - boreholes[0] (id "khabou").rules (line 11, column 14): unknown key "no_flow_minute" (did you mean "no_flow_minutes"?); the keys here are no_flow_lpm, no_flow_minutes, low_water_margin_m, offline_minutes, max_starts_per_hour, low_output_ratio, service_hours, current_window_hours, current_rise_ratio, current_flow_tolerance, clear_minutes, escalate_after_minutes',
+      '  - boreholes[0] (id "khabou").rules (line 11, column 14): unknown key "no_flow_minute" (did you mean "no_flow_minutes"?); the keys here are no_flow_lpm, no_flow_minutes, low_water_margin_m, offline_minutes, max_starts_per_hour, low_output_ratio, service_hours, current_window_hours, current_rise_ratio, current_flow_tolerance, clear_minutes, escalate_after_minutes, verify_minutes, verify_hours, reopen_hours, functional_max_down_hours, results_threshold_pct, group_seconds',
       '  - boreholes[1] (id "Segala_2").id (line 12, column 9): must match ^[a-z0-9][a-z0-9-]{1,62}$ (lowercase letters, digits, dashes)',
       expect.stringMatching(/^ {2}- boreholes\[1\] \(id "Segala_2"\)\.location\.lat \(line 17, column 22\): .*90/),
       '  - boreholes[1] (id "Segala_2").pump.intake_depth_m (line 18, column 11): is missing: expected a number',

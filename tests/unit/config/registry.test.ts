@@ -155,7 +155,7 @@ describe('borehole registry', () => {
         '  - boreholes[0] (id "khabou").technician (line 2, column 5): is missing: expected an object',
         '  - boreholes[0] (id "khabou").pump.intake_depth_m (line 8, column 11): is missing: expected a number',
         '  - boreholes[0] (id "khabou").committee.contacts[0].phone (line 9, column 55): must be a mobile number (it receives SMS): +22321520004 is a landline',
-        '  - boreholes[0] (id "khabou") (line 10, column 5): unknown key "technicien" (did you mean "technician"?); the keys here are id, name, village, commune, region, location, pump, committee, technician, rules',
+        '  - boreholes[0] (id "khabou") (line 10, column 5): unknown key "technicien" (did you mean "technician"?); the keys here are id, name, village, commune, region, location, pump, committee, technician, backup_technician, provider, service_level, rules',
       ]);
       // The problems themselves stay as the API and the reload log show them.
       expect((error as ConfigError).problems).toContain('boreholes[0] (id "khabou").pump.intake_depth_m: is missing: expected a number');

@@ -139,6 +139,10 @@ describe('the CSV downloads', () => {
       '/reports/uptime.csv?from=2026-02-01&to=2026-02-06',
       '/reports/wpdx.csv?sep=semicolon',
       '/reports/wpdx.csv',
+      '/reports/service.csv?from=2026-02-01&to=2026-02-06&sep=semicolon',
+      '/reports/service.csv?from=2026-02-01&to=2026-02-06',
+      '/reports/results.csv?quarter=2026-Q1&sep=semicolon',
+      '/reports/results.csv?quarter=2026-Q1',
     ]);
     expect(text).toContain('pour Excel ou LibreOffice en français');
   });

@@ -12,6 +12,7 @@ import { buildApp, type AppDeps } from '../../../src/http/app.js';
 import { alertsPortOf, type AlertsPort } from '../../../src/http/routes/alerts.js';
 import { buildUptimeReport } from '../../../src/reports/report.js';
 import { IncidentDesk } from '../../../src/incidents/desk.js';
+import { buildResultsReport } from '../../../src/reports/results-report.js';
 import { RulesEngine } from '../../../src/rules/engine.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { checkActiveRange, checkRange, type PeriodTotals, type SeriesBucket, type SeriesQuery } from '../../../src/storage/telemetry.js';
@@ -156,6 +157,8 @@ export async function startHarness(overrides: Partial<AppDeps> = {}): Promise<Ha
     },
     reports: {
       build: (period, boreholes) => buildUptimeReport({ criticalAlertsBetween: (from, to) => store.criticalAlertsBetween(from, to), telemetry, now: () => clock.nowMs }, period, boreholes),
+      results: (quarter, boreholes) =>
+        buildResultsReport({ criticalAlertsBetween: (from, to) => store.criticalAlertsBetween(from, to), telemetry, incidents: desk, now: () => clock.nowMs }, quarter, boreholes),
       archived: (limit) => store.listArchivedReports(limit),
       archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },

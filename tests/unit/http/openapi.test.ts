@@ -23,6 +23,8 @@ const API_ROUTES = [
   'GET /api/reports/uptime',
   'GET /api/reports/archive/{kind}/{from}',
   'GET /api/reports/wpdx',
+  'GET /api/reports/service',
+  'GET /api/reports/results',
   'GET /api/incidents',
   'GET /api/incidents/{id}',
   'POST /api/incidents/{id}/ack',

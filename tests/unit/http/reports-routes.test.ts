@@ -53,7 +53,7 @@ describe('uptime report routes', () => {
       expect(response.headers['content-disposition']).toContain('uptime-2026-02-01-2026-02-06.csv');
       // UTF-8 with a BOM, so that Excel does not read "Zégoua" in the Windows code page.
       const lines = response.body.trimEnd().split('\r\n');
-      expect(lines[0]).toBe('\uFEFFborehole,name,village,commune,region,from,to,hours_total,hours_down,hours_no_data,uptime_pct,coverage_pct,failures,repairs,mttr_hours,volume_m3,pumping_hours');
+      expect(lines[0]).toBe('\uFEFFborehole,name,village,commune,region,from,to,hours_total,hours_down,hours_no_data,uptime_pct,coverage_pct,failures,repairs,mttr_hours,volume_m3,pumping_hours,incidents,verified_repairs,failed_repairs,median_time_to_repair_minutes');
       expect(lines).toHaveLength(7);
       // The name with quotes and markup survives as one quoted cell.
       expect(lines.find((line) => line.startsWith('zegoua,'))).toContain('"Forage <b>de</b> ""Zégoua"" & Cie"');
