@@ -366,7 +366,10 @@ export class IncidentDesk implements IncidentsPort {
     let current = incident;
     const unanswered = current.state === 'reported' || current.state === 'reopened';
     const escalateAfterMs = borehole.rules.escalate_after_minutes * 60_000;
-    if (unanswered && current.escalatedAtMs === null && now - announcedAtMs >= escalateAfterMs) {
+    // From the later of the first message and the work order's start: a warning told hours ago that
+    // has just become critical gives people their time to answer it as critical.
+    const orderSinceMs = current.respondByMs === null ? announcedAtMs : current.respondByMs - borehole.service_level.respond_hours * 3_600_000;
+    if (unanswered && current.escalatedAtMs === null && now - Math.max(announcedAtMs, orderSinceMs) >= escalateAfterMs) {
       const backup = borehole.backup_technician;
       if (backup && current.assignee?.phone !== backup.phone) {
         current = { ...current, assignee: { name: backup.name, phone: backup.phone } };

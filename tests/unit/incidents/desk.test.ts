@@ -138,6 +138,22 @@ describe('the work order', () => {
     const code = h.incidents()[0]?.code ?? -1;
     expect(await h.sms(BACKUP, `ARRIVE ${code}`)).toBe('on_site');
   });
+
+  it('gives a warning that becomes critical hours later its whole delay before escalating', async () => {
+    h = startDesk(registryWith({ rules: { escalate_after_minutes: 30 } }));
+    // Within the margin above the intake: a warning, no work order.
+    await h.read(level(T0_MS, 53));
+    await h.advance(60_000);
+    expect(h.incidents()[0]).toMatchObject({ severity: 'warning', workOrder: false });
+    await h.advance(3 * HOUR_MS);
+    await h.read(level(h.clock.nowMs, 56));
+    await h.advance(MINUTE_MS);
+    expect(h.incidents()[0]).toMatchObject({ severity: 'critical', workOrder: true });
+    await h.advance(20 * MINUTE_MS);
+    expect(h.received(REGIONAL)).toEqual([]);
+    await h.advance(15 * MINUTE_MS);
+    expect(h.received(REGIONAL)).toHaveLength(1);
+  });
 });
 
 describe('PANNE', () => {
