@@ -1,12 +1,22 @@
 /**
  * `/reports`: the uptime report as the ministry reads it and prints it: the network's figures, a
- * chart of uptime per borehole, then a table per region (CONTRACT.md section 7).
+ * chart of uptime per borehole, then a table per region (CONTRACT.md section 7); and the reports
+ * the schedule archived, to download as they were generated.
  */
 import { summarizeRows, type UptimeReport, type UptimeRow } from '../../reports/report.js';
 import { quarterContaining } from '../../reports/results-report.js';
 import type { UptimeFigures } from '../../reports/uptime.js';
 import { number, plural, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
+
+/** A report the schedule archived (routes/reports.ts `ARCHIVE_KINDS`), as the page lists it. */
+export interface ArchiveEntry {
+  kind: string;
+  fromMs: number;
+  tz: string;
+  /** The page's download of it, without `sep`. */
+  href: string;
+}
 
 export interface ReportView {
   report: UptimeReport;
@@ -18,6 +28,8 @@ export interface ReportView {
   /** Quick choices: label and query. */
   presets: readonly { label: string; query: string }[];
   format: Formatter;
+  /** Newest first; absent or empty: no list. */
+  archive?: readonly ArchiveEntry[] | undefined;
 }
 
 const percent = (value: number | null): string => (value === null ? '—' : `${number(value)} %`);
@@ -103,6 +115,41 @@ function downloads(query: string, quarter: string): SafeHtml {
     · <a href="/reports/results.csv?quarter=${quarter}">CSV séparé par des virgules</a></p>`;
 }
 
+/** "de novembre", "d'avril": French elides before a vowel, and three months start with one. */
+const ofMonth = (month: string): string => (/^[aeiouâéèêîôû]/i.test(month) ? `d'${month}` : `de ${month}`);
+
+/** The French title of an archived report: "Interventions de novembre 2026", "Résultats T4 2026". */
+export function archiveLabel(entry: Pick<ArchiveEntry, 'kind' | 'fromMs' | 'tz'>): string {
+  const month = new Intl.DateTimeFormat('fr-FR', { timeZone: entry.tz, month: 'long', year: 'numeric' }).format(entry.fromMs);
+  switch (entry.kind) {
+    case 'week':
+      return `Disponibilité, semaine du ${new Intl.DateTimeFormat('fr-FR', { timeZone: entry.tz, day: 'numeric', month: 'long', year: 'numeric' }).format(entry.fromMs)}`;
+    case 'month':
+      return `Disponibilité ${ofMonth(month)}`;
+    case 'service-month':
+      return `Interventions ${ofMonth(month)}`;
+    case 'results-quarter': {
+      const [year, quarter] = quarterContaining(entry.fromMs, entry.tz).label.split('-Q');
+      return `Résultats T${quarter ?? ''} ${year ?? ''}`;
+    }
+    default:
+      return `${entry.kind} ${month}`;
+  }
+}
+
+/** The archived reports, each in both CSV dialects, French spreadsheets first as in `downloads`. */
+function archiveList(entries: readonly ArchiveEntry[]): SafeHtml {
+  if (entries.length === 0) return html``;
+  const withSep = (href: string) => `${href}${href.includes('?') ? '&' : '?'}sep=semicolon`;
+  return html`<section class="card archive">
+  <h2>Rapports archivés</h2>
+  <p class="small">Tels qu'ils ont été établis à la fin de chaque période : les données arrivées plus tard ne les changent pas.</p>
+  <ul class="archive-list">
+    ${entries.map((entry) => html`<li>${archiveLabel(entry)} : <a href="${withSep(entry.href)}">CSV pour Excel ou LibreOffice en français</a> · <a href="${entry.href}">CSV séparé par des virgules</a></li>`)}
+  </ul>
+</section>`;
+}
+
 export function reportPage(view: ReportView): SafeHtml {
   const { report, format } = view;
   const regions = new Map<string, UptimeRow[]>();
@@ -144,6 +191,7 @@ ${
 ${uptimeChart(report.boreholes)}
 ${[...regions.entries()].sort(([a], [b]) => a.localeCompare(b, 'fr')).map(([region, rows]) => regionTable(region, rows))}`
 }
+${archiveList(view.archive ?? [])}
 <section class="card how">
   <h2>Comment lire ce rapport</h2>
   <ul>

@@ -27,11 +27,11 @@ import { networkPage } from './network-page.js';
 import { reportPage } from './report-page.js';
 import { SMS_FILTERS, smsPage, type SmsFilter } from './sms-page.js';
 import type { SmsPort } from '../routes/sms.js';
-import { localDate, PeriodError, periodContaining, reportPeriod, type Period } from '../../reports/periods.js';
+import { dayStart, localDate, PeriodError, periodContaining, reportPeriod, type Period } from '../../reports/periods.js';
 import { uptimeCsv } from '../../reports/report.js';
 import { wpdxCsv, wpdxFilename } from '../../reports/wpdx.js';
 import { csvSeparatorOf, sendCsv } from '../csv.js';
-import { reportBoreholes, resultsQuarter, serviceReportFor, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
+import { ARCHIVE_KINDS, archiveCsv, reportBoreholes, resultsQuarter, serviceReportFor, visibleArchive, wpdxReportFor, type ReportsPort } from '../routes/reports.js';
 import { serviceCsv } from '../../reports/service-report.js';
 import { resultsCsv } from '../../reports/results-report.js';
 import type { Incident } from '../../incidents/incident.js';
@@ -554,6 +554,18 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
       }
     };
 
+    /** A year and a bit of weeks, months and quarters: what an officer looks back on; the API lists older ones. */
+    const ARCHIVE_LISTED = 100;
+    const archiveEntries = () =>
+      reports.archived(ARCHIVE_LISTED).map((item) => ({
+        kind: item.kind,
+        fromMs: item.fromMs,
+        tz: item.tz,
+        href: `/reports/archive/${item.kind}/${localDate(item.fromMs, item.tz)}${item.tz === timeZone ? '' : `?tz=${encodeURIComponent(item.tz)}`}`,
+      }));
+    /** French file names, as the page's other downloads have. */
+    const ARCHIVE_FILE: Record<string, string> = { week: 'disponibilite-semaine', month: 'disponibilite-mois', 'service-month': 'interventions-mois', 'results-quarter': 'resultats-trimestre' };
+
     app.get<{ Querystring: Record<string, string | undefined> }>('/reports', { schema: { hide: true } }, async (request, reply) => {
       const identity = await signedIn(request, reply, 'viewer');
       if (!identity) return reply;
@@ -579,6 +591,7 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
           lastDate: format.dateOf(period.toMs - 1),
           presets: presets(now()),
           format,
+          archive: archiveEntries(),
         }),
       });
     });
@@ -626,6 +639,26 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
         return sendCsv(reply, `resultats-${quarter.label}.csv`, resultsCsv(report, separator));
       });
     }
+
+    // The archive as the page lists it: the API's archive route needs a bearer token, the page has its cookie.
+    app.get<{ Params: { kind: string; from: string }; Querystring: Record<string, string | undefined> }>('/reports/archive/:kind/:from', { schema: { hide: true } }, async (request, reply) => {
+      const identity = await signedIn(request, reply, 'viewer');
+      if (!identity) return reply;
+      const kind = ARCHIVE_KINDS.find((known) => known === request.params.kind);
+      const separator = csvSeparatorOf(request.query.sep);
+      if (separator === null) return badSeparator(reply);
+      const tz = request.query.tz || timeZone;
+      let fromMs: number | null = null;
+      try {
+        fromMs = dayStart(request.params.from, tz, 'from');
+      } catch (error) {
+        if (!(error instanceof PeriodError)) throw error;
+      }
+      const archived = kind === undefined || fromMs === null ? null : reports.archivedReport(kind, fromMs, tz);
+      if (!archived) return reply.code(404).type('text/plain; charset=utf-8').send(`Aucun rapport archivé ${request.params.kind} du ${request.params.from}.`);
+      const file = `${ARCHIVE_FILE[archived.kind] ?? archived.kind}-${request.params.from}.csv`;
+      return sendCsv(reply, file, archiveCsv(visibleArchive(archived, scope, identity), separator));
+    });
 
     app.get<{ Querystring: Record<string, string | undefined> }>('/reports/wpdx.csv', { schema: { hide: true } }, async (request, reply) => {
       const identity = await signedIn(request, reply, 'viewer');

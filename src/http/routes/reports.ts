@@ -12,9 +12,10 @@ import type { Borehole } from '../../config/registry.js';
 import type { IncidentsPort } from '../../incidents/port.js';
 import { dayStart, localDate, PERIOD_KINDS, PeriodError, reportPeriod, type Period, type PeriodKind } from '../../reports/periods.js';
 import { uptimeCsv, uptimeReportSchema, type UptimeReport } from '../../reports/report.js';
-import { parseQuarter, quarterContaining, resultsCsv, resultsReportSchema, type Quarter, type ResultsReport } from '../../reports/results-report.js';
+import { parseQuarter, quarterContaining, resultsCsv, resultsReportSchema, type Quarter, type ResultsProvider, type ResultsReport } from '../../reports/results-report.js';
+import { INCIDENT_ARCHIVE_KINDS, type ArchivedServiceReport } from '../../reports/scheduler.js';
 import { buildServiceReport, serviceCsv, serviceReportSchema, type ServiceReport } from '../../reports/service-report.js';
-import { reportedEnd } from '../../reports/uptime.js';
+import { reportedEnd, round } from '../../reports/uptime.js';
 import { wpdxCsv, wpdxFilename, wpdxReport, wpdxReportSchema, type WpdxReport } from '../../reports/wpdx.js';
 import type { ArchivedReport } from '../../storage/sqlite-store.js';
 import { QueryRangeError } from '../../storage/telemetry.js';
@@ -30,7 +31,7 @@ export interface ReportsPort {
   build(period: Period, boreholes: readonly Borehole[]): Promise<UptimeReport>;
   /** Newest first, without bodies. */
   archived(limit: number): Omit<ArchivedReport, 'body'>[];
-  archivedReport(kind: PeriodKind, fromMs: number, tz: string): ArchivedReport | null;
+  archivedReport(kind: ArchiveKind, fromMs: number, tz: string): ArchivedReport | null;
   /** The results report of a quarter (results-report.ts `buildResultsReport`); absent: no such route. */
   results?: ((quarter: Quarter, boreholes: readonly Borehole[]) => Promise<ResultsReport>) | undefined;
 }
@@ -72,8 +73,12 @@ const resultsQuery = z.object({
   sep: csvSeparatorParam,
 });
 
+/** What `/api/reports/archive/{kind}` serves: the uptime periods (days are never archived: 404), and the section 9 reports. */
+export const ARCHIVE_KINDS = [...PERIOD_KINDS, ...INCIDENT_ARCHIVE_KINDS] as const;
+export type ArchiveKind = PeriodKind | (typeof INCIDENT_ARCHIVE_KINDS)[number];
+
 const archiveItemSchema = z.object({
-  kind: z.enum(PERIOD_KINDS),
+  kind: z.enum(ARCHIVE_KINDS).describe('week, month (uptime, section 7), service-month (service report), results-quarter (results report, section 9)'),
   from: z.string(),
   to: z.string(),
   tz: z.string(),
@@ -92,6 +97,75 @@ function visibleRows(report: UptimeReport, scope: Scope, identity: Identity | un
   const visible = new Set(scope.visible(identity).map((borehole) => borehole.id));
   return { ...report, boreholes: report.boreholes.filter((row) => visible.has(row.borehole)) };
 }
+
+/**
+ * An archived service report as the token may see it, without the regions it was archived with.
+ * A token for every region gets it as generated. A region-limited token: borehole and region rows
+ * of its regions; a technician or provider row only when every borehole behind it was of its
+ * regions, since the figures of the others cannot be taken out of a median afterwards.
+ */
+export function visibleServiceRows(archived: ArchivedServiceReport, scope: Scope, identity: Identity | undefined): ServiceReport {
+  const { row_regions: rowRegions, ...report } = archived;
+  const regions = identity === undefined ? new Set<string>() : identity.regions;
+  if (regions === null) return report;
+  const boreholes = new Set(scope.visible(identity).map((borehole) => borehole.id));
+  const rows = report.rows.filter((row, index) => {
+    if (row.scope === 'borehole') return row.key !== null && boreholes.has(row.key);
+    if (row.scope === 'region') return row.key !== null && regions.has(row.key);
+    const behind = rowRegions?.[index];
+    return behind !== undefined && behind.length > 0 && behind.every((region) => regions.has(region));
+  });
+  return { ...report, rows };
+}
+
+/**
+ * An archived results report as the token may see it. A region-limited token gets the rows of its
+ * boreholes, and the provider totals summed again over those rows alone (the same sums as the
+ * report makes: its functional days over its days with data), judged against the threshold of
+ * the report as generated.
+ */
+export function visibleResults(report: ResultsReport, scope: Scope, identity: Identity | undefined): ResultsReport {
+  if (identity !== undefined && identity.regions === null) return report;
+  const boreholes = new Set(scope.visible(identity).map((borehole) => borehole.id));
+  const rows = report.rows.filter((row) => boreholes.has(row.borehole));
+  const sums = new Map<string | null, { boreholes: number; functional: number; withData: number }>();
+  for (const row of rows) {
+    const sum = sums.get(row.provider) ?? { boreholes: 0, functional: 0, withData: 0 };
+    sum.boreholes += 1;
+    sum.functional += row.functional_days;
+    sum.withData += row.days - row.no_data_days;
+    sums.set(row.provider, sum);
+  }
+  const providers = [...sums.entries()].map(([provider, sum]): ResultsProvider => {
+    const functionalPct = sum.withData > 0 ? round((100 * sum.functional) / sum.withData, 2) : null;
+    return { provider, boreholes: sum.boreholes, functional_days: sum.functional, functional_pct: functionalPct, threshold_met: functionalPct === null ? null : functionalPct >= report.threshold_pct };
+  });
+  return { ...report, rows, providers };
+}
+
+/** An archived report of any kind, as the token may see it (the API and the report page's downloads). */
+export type VisibleArchive = { kind: 'uptime'; report: UptimeReport } | { kind: 'service'; report: ServiceReport } | { kind: 'results'; report: ResultsReport };
+
+export function visibleArchive(archived: Pick<ArchivedReport, 'kind' | 'body'>, scope: Scope, identity: Identity | undefined): VisibleArchive {
+  if (archived.kind === 'service-month') return { kind: 'service', report: visibleServiceRows(JSON.parse(archived.body) as ArchivedServiceReport, scope, identity) };
+  if (archived.kind === 'results-quarter') return { kind: 'results', report: visibleResults(JSON.parse(archived.body) as ResultsReport, scope, identity) };
+  return { kind: 'uptime', report: visibleRows(JSON.parse(archived.body) as UptimeReport, scope, identity) };
+}
+
+export function archiveCsv(archive: VisibleArchive, separator: CsvSeparator): string {
+  if (archive.kind === 'service') return serviceCsv(archive.report, separator);
+  if (archive.kind === 'results') return resultsCsv(archive.report, separator);
+  return uptimeCsv(archive.report, separator);
+}
+
+/**
+ * The archive route answers any of the three reports. One object schema that lets their fields
+ * through, rather than a union: the OpenAPI document keeps a `type: object` answer, and each
+ * report's fields are documented by its own route.
+ */
+const archivedReportSchema = z
+  .looseObject({ from: z.string(), to: z.string() })
+  .describe('as generated: for week and month the uptime report (GET /api/reports/uptime), for service-month the service report (GET /api/reports/service), for results-quarter the results report (GET /api/reports/results)');
 
 /** Every borehole the identity sees, in WPdx columns, as of `nowMs`. */
 export function wpdxReportFor(options: Pick<ReportRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, nowMs: number): WpdxReport {
@@ -251,7 +325,8 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       preHandler: auth.require('viewer'),
       schema: {
         summary: 'Reports archived by the schedule, newest first',
-        description: 'Weekly (ISO weeks) and monthly reports, generated just after each period ends, kept as generated.',
+        description:
+          'Weekly (ISO weeks) and monthly uptime reports, the service report of each month and the results report of each quarter, generated just after each period ends, kept as generated. See docs/reports.md.',
         tags: ['reports'],
         security: [{ bearer: [] }],
         querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
@@ -260,7 +335,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
     },
     async (request) => ({
       items: reports.archived(request.query.limit).flatMap((item) => {
-        const kind = PERIOD_KINDS.find((known) => known === item.kind);
+        const kind = ARCHIVE_KINDS.find((known) => known === item.kind);
         if (kind === undefined) return [];
         return [
           {
@@ -282,12 +357,15 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       preHandler: auth.require('viewer'),
       schema: {
         summary: 'One archived report, as generated',
+        description:
+          '`from` is the first day of the period: a Monday, the 1st of a month, the 1st of a quarter (results-quarter/2026-10-01 is 2026-Q4). ' +
+          "A region-limited token gets its regions' rows (docs/reports.md, \"Schedule and archive\"). CSV with `format=csv` or `Accept: text/csv`; `sep=semicolon` for a spreadsheet in French.",
         tags: ['reports'],
         security: [{ bearer: [] }],
-        params: z.object({ kind: z.enum(PERIOD_KINDS), from: z.string().regex(DATE, '`from` must be a date as YYYY-MM-DD') }),
+        params: z.object({ kind: z.enum(ARCHIVE_KINDS), from: z.string().regex(DATE, '`from` must be a date as YYYY-MM-DD') }),
         querystring: z.object({ tz: z.string().max(64).optional(), format: z.enum(['json', 'csv']).optional(), sep: csvSeparatorParam }),
         produces: ['application/json', 'text/csv'],
-        response: { 200: uptimeReportSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
+        response: { 200: archivedReportSchema, 400: errorSchema, 401: errorSchema, 404: errorSchema },
       },
     },
     async (request, reply) => {
@@ -301,9 +379,10 @@ export const reportRoutes: FastifyPluginAsync<ReportRouteOptions> = async (app, 
       }
       const archived = reports.archivedReport(request.params.kind, fromMs, tz);
       if (!archived) return reply.code(404).send({ error: 'not_found', message: `no ${request.params.kind} report archived from ${request.params.from} (${tz})` });
-      const report = visibleRows(JSON.parse(archived.body) as UptimeReport, scope, request.identity);
-      const csv = wantsCsv(request.query.format, request.headers.accept) && (request.query.sep ?? 'comma');
-      return sendReport(reply, report, csv, `uptime-${request.params.kind}-${request.params.from}`);
+      const visible = visibleArchive(archived, scope, request.identity);
+      if (!wantsCsv(request.query.format, request.headers.accept)) return visible.report;
+      const name = visible.kind === 'uptime' ? `uptime-${request.params.kind}-${request.params.from}` : `${request.params.kind}-${request.params.from}`;
+      return sendCsv(reply, `${name}.csv`, archiveCsv(visible, request.query.sep ?? 'comma'));
     },
   );
 

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TOKEN_COOKIE } from '../../../src/http/pages/routes.js';
 import type { uptimeReportSchema } from '../../../src/reports/report.js';
+import type { ResultsReport } from '../../../src/reports/results-report.js';
+import { serviceMonthReport } from '../../../src/reports/scheduler.js';
+import type { ServiceReport } from '../../../src/reports/service-report.js';
 import { plusCode } from '../../../src/reports/wpdx.js';
 import { bearer, seedNetwork, startHarness, TOKENS, type Harness } from './harness.js';
 import type { z } from 'zod';
@@ -115,6 +118,102 @@ describe('uptime report routes', () => {
     expect((await get('/api/reports/archive/month/2026-01-01?format=csv')).body.trimEnd().split('\r\n')).toHaveLength(7);
     expect((await get('/api/reports/archive/week/2026-01-05')).statusCode).toBe(404);
     expect((await get('/api/reports/archive/month/2026-13-01')).statusCode).toBe(400);
+  });
+
+  describe('the archived service and results reports', () => {
+    const TZ = 'Africa/Bamako';
+    const february = { fromMs: Date.parse('2026-02-01T00:00:00Z'), toMs: Date.parse('2026-03-01T00:00:00Z'), tz: TZ };
+    const q4 = { fromMs: Date.parse('2025-10-01T00:00:00Z'), toMs: Date.parse('2026-01-01T00:00:00Z') };
+
+    beforeEach(async () => {
+      // As the schedule archives them: the service report with the regions behind its rows, the results report as the API computes it.
+      const service = serviceMonthReport(h.desk, [...h.registry.boreholes.values()], february, h.clock.nowMs);
+      h.store.archiveReport({ kind: 'service-month', ...february, generatedAtMs: h.clock.nowMs, body: JSON.stringify(service) });
+      const results = (await get('/api/reports/results?quarter=2025-Q4')).json<ResultsReport>();
+      h.store.archiveReport({ kind: 'results-quarter', ...q4, tz: TZ, generatedAtMs: h.clock.nowMs, body: JSON.stringify(results) });
+    });
+
+    it('lists them with their kind and url', async () => {
+      const list = (await get('/api/reports')).json<{ items: { kind: string; url: string }[] }>();
+      expect(list.items.map((item) => [item.kind, item.url])).toEqual([
+        ['service-month', '/api/reports/archive/service-month/2026-02-01'],
+        ['results-quarter', '/api/reports/archive/results-quarter/2025-10-01'],
+      ]);
+    });
+
+    it('serves the service report as it was generated, not as it stands now', async () => {
+      const live = (await get('/api/reports/service?from=2026-02-01&to=2026-03-01')).json<ServiceReport>();
+      const archived = await get('/api/reports/archive/service-month/2026-02-01');
+      expect(archived.statusCode).toBe(200);
+      // The regions it was archived with are the route's business, not the officer's.
+      expect(archived.json<ServiceReport>()).toEqual(live);
+      const khabou = live.rows.find((row) => row.scope === 'borehole' && row.key === 'khabou');
+      expect(khabou?.incidents).toBe(1);
+      // Acknowledged an hour later: the live report measures it, the archive keeps what was sent.
+      h.clock.nowMs += 3_600_000;
+      const [incident] = h.desk.between(february.fromMs, h.clock.nowMs);
+      expect((await h.app.inject({ method: 'POST', url: `/api/incidents/${incident?.id ?? ''}/ack`, headers: bearer(TOKENS.operator), payload: {} })).statusCode).toBe(200);
+      const after = (await get('/api/reports/service?from=2026-02-01&to=2026-03-01')).json<ServiceReport>();
+      expect(after.rows.find((row) => row.key === 'khabou')?.time_to_ack).not.toBeNull();
+      expect((await get('/api/reports/archive/service-month/2026-02-01')).json<ServiceReport>().rows.find((row) => row.key === 'khabou')?.time_to_ack).toBeNull();
+    });
+
+    it("gives a region-limited token its boreholes and region, and no technician or provider row that sums up other regions' boreholes", async () => {
+      const limited = (await get('/api/reports/archive/service-month/2026-02-01', TOKENS.koulikoroViewer)).json<ServiceReport>();
+      expect(limited.rows.map((row) => `${row.scope} ${row.key ?? ''}`)).toEqual(['borehole banamba', 'borehole kolokani', 'region Koulikoro']);
+      // Those rows are what the token would be told of its region today.
+      const live = (await get('/api/reports/service?from=2026-02-01&to=2026-03-01', TOKENS.koulikoroViewer)).json<ServiceReport>();
+      expect(limited.rows).toEqual(live.rows.filter((row) => row.scope === 'borehole' || row.scope === 'region'));
+    });
+
+    it("serves the results report, to a region-limited token its boreholes with its providers' totals summed again", async () => {
+      const whole = (await get('/api/reports/archive/results-quarter/2025-10-01')).json<ResultsReport>();
+      expect(whole).toEqual((await get('/api/reports/results?quarter=2025-Q4')).json<ResultsReport>());
+      expect(whole.providers[0]?.boreholes).toBe(6);
+      const limited = (await get('/api/reports/archive/results-quarter/2025-10-01', TOKENS.koulikoroViewer)).json<ResultsReport>();
+      expect(limited.rows.map((row) => row.borehole)).toEqual(['banamba', 'kolokani']);
+      // The same totals as a report of the region alone: none of Kayes' days in them.
+      expect(limited).toEqual((await get('/api/reports/results?quarter=2025-Q4', TOKENS.koulikoroViewer)).json<ResultsReport>());
+    });
+
+    it('answers 404 for a period not archived', async () => {
+      for (const url of ['/api/reports/archive/service-month/2026-01-01', '/api/reports/archive/results-quarter/2026-01-01', '/api/reports/archive/results-quarter/2025-11-01']) {
+        const response = await get(url);
+        expect(response.statusCode, url).toBe(404);
+        expect(response.json<{ error: string }>().error).toBe('not_found');
+      }
+      expect((await get('/api/reports/archive/service-quarter/2025-10-01')).statusCode).toBe(400);
+    });
+
+    it('answers CSV in both dialects, to each token its rows', async () => {
+      const service = await get('/api/reports/archive/service-month/2026-02-01?format=csv&sep=semicolon');
+      expect(service.headers['content-disposition']).toContain('service-month-2026-02-01.csv');
+      const lines = service.body.trimEnd().split('\r\n');
+      expect(lines[0]).toMatch(/^\uFEFFscope;key;incidents;verified_repairs;failed_repairs;time_to_ack_median;time_to_ack_p90;/);
+      // Six boreholes, one technician, boreholes without a provider, three regions.
+      expect(lines).toHaveLength(12);
+      expect((await get('/api/reports/archive/service-month/2026-02-01?format=csv', TOKENS.koulikoroViewer)).body.trimEnd().split('\r\n')).toHaveLength(4);
+      const results = await get('/api/reports/archive/results-quarter/2025-10-01', TOKENS.koulikoroViewer, { accept: 'text/csv' });
+      expect(results.headers['content-disposition']).toContain('results-quarter-2025-10-01.csv');
+      expect(results.body.trimEnd().split('\r\n')).toEqual([
+        expect.stringMatching(/^\uFEFFprovider,borehole,days,functional_days,/),
+        expect.stringMatching(/^,banamba,92,/),
+        expect.stringMatching(/^,kolokani,92,/),
+      ]);
+    });
+
+    it('lists them on the report page in French, each downloadable with the page cookie', async () => {
+      const page = (url: string, token: string = TOKENS.viewer) => h.app.inject({ method: 'GET', url, headers: { accept: 'text/html', cookie: `${TOKEN_COOKIE}=${token}` } });
+      const text = (await page('/reports')).body;
+      expect(text).toContain('Interventions de février 2026');
+      expect(text).toContain('Résultats T4 2025');
+      expect(text).toContain('href="/reports/archive/service-month/2026-02-01?sep=semicolon"');
+      expect(text).toContain('href="/reports/archive/results-quarter/2025-10-01"');
+      const csv = await page('/reports/archive/service-month/2026-02-01?sep=semicolon', TOKENS.koulikoroViewer);
+      expect(csv.headers['content-disposition']).toContain('interventions-mois-2026-02-01.csv');
+      expect(csv.body.trimEnd().split('\r\n')).toHaveLength(4);
+      expect((await page('/reports/archive/results-quarter/2026-01-01')).statusCode).toBe(404);
+    });
   });
 
   it('exports the live status in WPdx columns', async () => {
