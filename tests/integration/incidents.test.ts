@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildRegistry, registryFileSchema } from '../../src/config/registry.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { FakeWebhook } from '../support/fake-sms-providers.js';
-import { registryEntry, tempDir, testConfig, uniqueName } from '../support/fixtures.js';
+import { registryEntry, tempDir, testConfig, uniqueName, VIEWER_TOKEN } from '../support/fixtures.js';
 import { connectPublisher } from '../support/mqtt.js';
 import { serverEnv } from '../support/service.js';
 import { isReady, waitUntil } from '../support/wait.js';
@@ -27,6 +27,19 @@ const WEBHOOK_TOKEN = 'webhook-token-for-incidents-01';
 const INBOUND_TOKEN = 'inbound-token-for-incidents-01';
 const COMMITTEE = ['+22376700001', '+22366700002'];
 const TECHNICIAN = '+22379700003';
+
+interface ServiceRow {
+  scope: string;
+  key: string | null;
+  incidents: number;
+  verified_repairs: number;
+  failed_repairs: number;
+  respond_met: number;
+  respond_missed: number;
+  time_to_arrive: { median: number; p90: number } | null;
+  time_to_repair: { median: number; p90: number } | null;
+  time_waiting_parts: { median: number; p90: number } | null;
+}
 
 interface WebhookSms {
   id: string;
@@ -134,5 +147,20 @@ describe.skipIf(serverSource === 'none')('incidents through the running service'
     await expect.poll(() => incident()[0]?.state, { timeout: 10_000 }).toBe('reopened');
     expect(incident()).toHaveLength(1);
     expect(incident()[0]).toMatchObject({ code, failedRepairs: 1 });
+
+    // The service report tells the same story, in minutes (section 9).
+    const story = incident()[0];
+    if (!story) throw new Error('no incident');
+    // Today in Bamako (UTC+0), from its midnight to the next.
+    const day = new Date(story.openedAtMs).toISOString().slice(0, 10);
+    const next = new Date(Date.parse(day) + 86_400_000).toISOString().slice(0, 10);
+    const response = await service.app.inject({ url: `/api/reports/service?from=${day}&to=${next}`, headers: { authorization: `Bearer ${VIEWER_TOKEN}` } });
+    expect(response.statusCode).toBe(200);
+    const row = response.json<{ rows: ServiceRow[] }>().rows.find((r) => r.scope === 'borehole' && r.key === boreholeId);
+    const minutes = (from: number, to: number | null): number => Math.round(((to ?? NaN) - from) / 600) / 100;
+    expect(row).toMatchObject({ incidents: 1, verified_repairs: 0, failed_repairs: 1, respond_met: 1, respond_missed: 0 });
+    expect(row?.time_to_arrive?.median).toBeCloseTo(minutes(story.openedAtMs, story.onSiteAtMs), 1);
+    expect(row?.time_to_repair?.median).toBeCloseTo(minutes(story.openedAtMs, story.repairClaimedAtMs), 1);
+    expect(row?.time_waiting_parts?.median).toBeCloseTo(story.waitingPartsMs / 60_000, 1);
   });
 });
