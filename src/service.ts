@@ -28,7 +28,7 @@ import type { TelemetryStore } from './storage/telemetry.js';
 import { alertChangeLine, boreholeTags, registryLine, uptimeLine } from './storage/points.js';
 import { buildUptimeReport, type ReportSources } from './reports/report.js';
 import { buildResultsReport } from './reports/results-report.js';
-import { ReportScheduler } from './reports/scheduler.js';
+import { ReportScheduler, serviceMonthReport } from './reports/scheduler.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
 import { resolveAlertsOfRemovedBoreholes } from './alerts/removed-boreholes.js';
@@ -320,6 +320,9 @@ export async function startService({
     writeUptime: (report, kind, period) =>
       writeLines(report.boreholes.map((row) => uptimeLine({ ...row, ...boreholeTags(registry, row.borehole) }, kind, period.fromMs))),
     writeRegistry: () => writeRegistryPoints(),
+    // The maintenance provider's figures, archived like the uptime (docs/reports.md).
+    buildService: (period) => serviceMonthReport(desk, [...registry.boreholes.values()], period, now()),
+    buildResults: (quarter) => buildResultsReport({ ...reportSources, incidents: desk }, quarter, [...registry.boreholes.values()]),
     ...(reportStartDelayMs === undefined ? {} : { startDelayMs: reportStartDelayMs }),
   });
 
