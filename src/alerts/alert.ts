@@ -3,9 +3,8 @@
  * `resolved` (the condition cleared and stayed clear, or a person closed it). At most one alert
  * not yet resolved per borehole and rule. Pure functions of values; the engine stores the result.
  */
-import type { AlertRule } from '../incidents/causes.js';
 import { RULE_TITLES } from '../rules/messages.js';
-import { severityRank, type Severity } from '../rules/types.js';
+import { severityRank, type AlertRule, type Severity } from '../rules/types.js';
 
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];

@@ -9,16 +9,7 @@
  * explaining `no_flow`): then too the first seen stays the cause. Which alerts make one incident,
  * and so who is told once, does not depend on the order.
  */
-import { RULE_IDS, type RuleId } from '../rules/types.js';
-
-/** A fault seen by people (`PANNE`), not by the sensors: an alert rule of its own. */
-export const MANUAL_RULE = 'reported_by_person';
-export type AlertRule = RuleId | typeof MANUAL_RULE;
-export const ALERT_RULES: readonly AlertRule[] = [...RULE_IDS, MANUAL_RULE];
-
-export function isDataRule(rule: AlertRule): rule is RuleId {
-  return rule !== MANUAL_RULE;
-}
+import { MANUAL_RULE, type AlertRule } from '../rules/types.js';
 
 /**
  * What an alert is, for the cause table: the rule, and for `pump_fault` the fault code when the

@@ -27,11 +27,12 @@ import {
   type CommandAnswer,
   type IncidentTextInput,
 } from '../notify/incident-texts.js';
+import type { CommandOutcome, IncidentCommands, Standing } from '../notify/replies.js';
 import { isQuietHours, localParts, localTime, nextLocalHour, QUIET_UNTIL_HOUR } from '../notify/routing.js';
-import type { RuleState } from '../rules/types.js';
+import { MANUAL_RULE, type AlertRule, type RuleState } from '../rules/types.js';
 import type { OutboxEntry } from '../storage/sqlite-store.js';
 import type { IncidentRepository } from '../storage/sqlite-incidents.js';
-import { INFORMATION_ONLY, MANUAL_RULE, related, rootCause, type AlertRule } from './causes.js';
+import { INFORMATION_ONLY, related, rootCause } from './causes.js';
 import {
   acknowledgeIncident,
   arriveOnSite,
@@ -104,23 +105,7 @@ const REMIND_AT_SHARE = 0.75;
 /** SMS about an incident still open: dropped if it closes before they go out. */
 export const WHILE_OPEN_KINDS = ['incident', 'incident_critical', 'incident_escalation', 'incident_target_missed', 'incident_reminder', 'confirmation_question'] as const;
 
-/** What a command did, for the reply, the inbound record and the log. */
-export interface CommandOutcome {
-  outcome: string;
-  answer: CommandAnswer;
-  incidentId: string | null;
-}
-
-/** A registered phone's standing: the boreholes it belongs to and in what role. */
-export interface Standing {
-  phone: string;
-  boreholes: readonly Borehole[];
-  technicianOf: ReadonlySet<string>;
-  committeeOf: ReadonlySet<string>;
-  language: Language;
-}
-
-export class IncidentDesk implements IncidentsPort {
+export class IncidentDesk implements IncidentsPort, IncidentCommands {
   private ticker: NodeJS.Timeout | null = null;
   private ticks = 0;
   /** Boreholes with an incident not verified: readings of the others cost a lookup, no more. */

@@ -10,8 +10,7 @@
  * repair claim and verification (when the water really came back). docs/incidents.md says so.
  */
 import { z } from 'zod';
-import { SEVERITIES, severityRank, type Severity } from '../rules/types.js';
-import type { AlertRule } from './causes.js';
+import { SEVERITIES, severityRank, type AlertRule, type Severity } from '../rules/types.js';
 
 export const INCIDENT_STATES = ['reported', 'acknowledged', 'on_site', 'waiting_parts', 'repair_claimed', 'verified', 'reopened'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];

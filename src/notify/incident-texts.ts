@@ -17,8 +17,7 @@
  * like those of templates.ts. Literal meanings for the reviewer are next to each of them.
  */
 import type { Language } from '../config/registry.js';
-import type { AlertRule } from '../incidents/causes.js';
-import type { Severity } from '../rules/types.js';
+import type { AlertRule, Severity } from '../rules/types.js';
 import { fitSegment, gsm7Length, SEGMENT_SEPTETS, toGsm7, truncateSeptets } from './gsm7.js';
 import { checkCode, nameVariants, problemText, shortProblemText } from './templates.js';
 

@@ -19,13 +19,34 @@ import { summarize } from '../domain/borehole-status.js';
 import { normaliseSender, type PhoneRegion } from '../domain/phone.js';
 import type { InboundSms } from './gateways/inbound.js';
 import { parseCommand } from './commands.js';
-import type { IncidentDesk, Standing } from '../incidents/desk.js';
-import { renderCommandAnswer } from './incident-texts.js';
+import { renderCommandAnswer, type CommandAnswer } from './incident-texts.js';
 import { renderHelp, renderStatus, type StatusEntry } from './templates.js';
 
+/** A registered phone's standing: the boreholes it belongs to and in what role. */
+export interface Standing {
+  phone: string;
+  boreholes: readonly Borehole[];
+  technicianOf: ReadonlySet<string>;
+  committeeOf: ReadonlySet<string>;
+  language: Language;
+}
+
+/** What a command did, for the reply, the inbound record and the log. */
+export interface CommandOutcome {
+  outcome: string;
+  answer: CommandAnswer;
+  incidentId: string | null;
+}
+
+/** What the commands act on: incidents and work orders (src/incidents/desk.ts implements it). */
+export interface IncidentCommands {
+  command(standing: Standing, command: { kind: 'ack' | 'arrive' | 'part' | 'repair'; code: number; text: string | null }): CommandOutcome;
+  reportByPerson(standing: Standing, text: string | null): CommandOutcome;
+  missedCall(standing: Standing): { outcome: 'acknowledged' | 'nothing_open'; incidentId: string | null; answer: CommandAnswer | null };
+}
+
 export interface ReplyPorts {
-  /** Incidents and work orders: what the commands act on (src/incidents/desk.ts). */
-  desk: Pick<IncidentDesk, 'command' | 'reportByPerson' | 'missedCall'>;
+  desk: IncidentCommands;
   unresolvedAlerts(boreholeIds: readonly string[]): Alert[];
   /** When the borehole was last heard from, if ever. */
   lastHeardAtMs(boreholeId: string): number | null;

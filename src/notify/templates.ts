@@ -18,8 +18,7 @@ import type { Language } from '../config/registry.js';
 import { KNOWN_FAULT_CODES, type KnownFaultCode } from '../contract/payloads.js';
 import { STATUS_URGENCY, type BoreholeStatus } from '../domain/borehole-status.js';
 import { describeFault } from '../rules/messages.js';
-import type { AlertRule } from '../incidents/causes.js';
-import type { Severity } from '../rules/types.js';
+import type { AlertRule, Severity } from '../rules/types.js';
 import { fitSegment, gsm7Length, SEGMENT_SEPTETS, toGsm7, truncateSeptets } from './gsm7.js';
 
 export interface AlertTextInput {

@@ -17,10 +17,9 @@ import {
   type Alert,
   type AlertChange,
 } from '../alerts/alert.js';
-import { isDataRule } from '../incidents/causes.js';
 import type { MaintenanceRecord, OperationalStore } from '../storage/sqlite-store.js';
 import { evaluateReadings, evaluateTick, forgetCondition, recordMaintenance, type RuleContext } from './evaluate.js';
-import { initialRuleState, type RuleEvent, type RuleState } from './types.js';
+import { initialRuleState, isDataRule, type RuleEvent, type RuleState } from './types.js';
 
 export type AlertListener = (change: AlertChange) => void;
 

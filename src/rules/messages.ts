@@ -1,5 +1,5 @@
 /** Words for what the rules found, in French: the language of the API's readers and pages. */
-import type { AlertRule } from '../incidents/causes.js';
+import type { AlertRule } from './types.js';
 
 const FAULTS: Record<string, string> = {
   dry_run: 'marche à sec',

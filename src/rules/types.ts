@@ -5,6 +5,19 @@ import { CATALOGUE } from './catalogue/index.js';
 export const RULE_IDS = ['pump_fault', 'no_flow', 'low_water', 'offline', 'short_cycling', 'low_output', 'maintenance_due', 'current_rising'] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
+/**
+ * A fault seen by people (`PANNE`, CONTRACT.md section 9), not by the sensors: an alert rule of its
+ * own, with no definition in the catalogue (nothing judges it; a person opens it, a repair closes it).
+ */
+export const MANUAL_RULE = 'reported_by_person';
+/** What an alert is about: a rule of the catalogue, or a person's report. */
+export type AlertRule = RuleId | typeof MANUAL_RULE;
+export const ALERT_RULES: readonly AlertRule[] = [...RULE_IDS, MANUAL_RULE];
+
+export function isDataRule(rule: AlertRule): rule is RuleId {
+  return rule !== MANUAL_RULE;
+}
+
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 

@@ -62,11 +62,6 @@ const EXCEPTIONS: Readonly<Record<string, string>> = {
   // (`AlertRule`, `reported_by_person`) belong in domain/ ("one concept, one place").
   'src/alerts/alert.ts → src/rules/types.ts': 'severityRank and Severity: rule vocabulary, to move to domain/',
   'src/alerts/alert.ts → src/rules/messages.ts': "RULE_TITLES for the alert's message: to move to domain/ (or alerts/) with the rule ids",
-  'src/alerts/alert.ts → src/incidents/causes.ts': 'type AlertRule (a rule id or reported_by_person): to move to domain/',
-  'src/rules/messages.ts → src/incidents/causes.ts': 'type AlertRule: to move to domain/',
-  'src/rules/engine.ts → src/incidents/causes.ts': 'isDataRule, a fact about the alert rules, not about causes: to move to domain/ (value import: rules ↔ incidents cycle at run time)',
-  'src/notify/templates.ts → src/incidents/causes.ts': 'type AlertRule: to move to domain/',
-  'src/notify/incident-texts.ts → src/incidents/causes.ts': 'type AlertRule: to move to domain/',
   // Ports and records defined in the adapter instead of where they are used (issue 14, "ports
   // defined where they are used"): storage/ should import them, not the other way round.
   'src/rules/engine.ts → src/storage/sqlite-store.ts': "OperationalStore and MaintenanceRecord: the rules engine's store, a port to define in rules/",
@@ -80,7 +75,6 @@ const EXCEPTIONS: Readonly<Record<string, string>> = {
   'src/reports/results-report.ts → src/storage/telemetry.ts': 'PeriodTotals: as above',
   // The rest.
   'src/ingest/ingest.ts → src/observability/metrics.ts': 'the whole Metrics object, as a type: ingest should report through small event callbacks that observability/ subscribes to (issue 14, "ingest seams")',
-  'src/notify/replies.ts → src/incidents/desk.ts': 'IncidentDesk and Standing, as types: the replies (OK, REPARE, ETAT) drive incidents; the port they need should be declared in notify/replies.ts and met by the desk',
   'src/notify/gateways/config.ts → src/config/errors.ts': "ConfigError, a value: the gateways' parser throws config's error (config → notify → config at run time); return the problems and let config/env.ts wrap them, or move ConfigError below both",
 };
 

@@ -2,10 +2,9 @@
 import type { AlertState } from '../../alerts/alert.js';
 import type { Role } from '../../config/env.js';
 import { RULE_TITLES } from '../../rules/messages.js';
-import type { AlertRule } from '../../incidents/causes.js';
 import type { IncidentState } from '../../incidents/incident.js';
 import type { IncidentEventKind } from '../../incidents/port.js';
-import type { Severity } from '../../rules/types.js';
+import type { AlertRule, Severity } from '../../rules/types.js';
 import type { BoreholeStatus } from '../../domain/borehole-status.js';
 
 export const STATUS_LABELS: Record<BoreholeStatus, string> = {

@@ -9,10 +9,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ALERT_RULES, type AlertRule } from '../../incidents/causes.js';
 import { INCIDENT_STATES, type Incident, type ReadingsSnapshot } from '../../incidents/incident.js';
 import { INCIDENT_EVENT_KINDS, type IncidentsPort, type TimelineEntry, type TransitionResult } from '../../incidents/port.js';
-import { SEVERITIES } from '../../rules/types.js';
+import { ALERT_RULES, SEVERITIES, type AlertRule } from '../../rules/types.js';
 import { SMS_STATES, type SmsState } from '../../storage/sqlite-store.js';
 import { hasRole, type TokenAuth } from '../auth.js';
 import type { Scope } from '../network.js';

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MINUTE_MS, PRESIDENT, pump, startDesk, TECHNICIAN, TREASURER } from './harness.js';
-import { ALERT_RULES, CAUSE_TABLE, explains, INFORMATION_ONLY, MANUAL_RULE, related, rootCause, type AlertKind } from '../../../src/incidents/causes.js';
+import { CAUSE_TABLE, explains, INFORMATION_ONLY, related, rootCause, type AlertKind } from '../../../src/incidents/causes.js';
+import { ALERT_RULES, MANUAL_RULE } from '../../../src/rules/types.js';
 
 const DRY_RUN: AlertKind = { rule: 'pump_fault', fault: 'dry_run' };
 const OVERLOAD: AlertKind = { rule: 'pump_fault', fault: 'overload' };

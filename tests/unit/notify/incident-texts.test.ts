@@ -3,8 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LANGUAGES, loadRegistry, type Language } from '../../../src/config/registry.js';
 import { KNOWN_FAULT_CODES } from '../../../src/contract/payloads.js';
-import { ALERT_RULES, type AlertRule } from '../../../src/incidents/causes.js';
-import { SEVERITIES, type Severity } from '../../../src/rules/types.js';
+import { ALERT_RULES, SEVERITIES, type AlertRule, type Severity } from '../../../src/rules/types.js';
 import { gsm7Length, SEGMENT_SEPTETS } from '../../../src/notify/gsm7.js';
 import {
   MIN_NAME_SEPTETS,
