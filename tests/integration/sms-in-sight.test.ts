@@ -79,7 +79,7 @@ describe('SMS in sight: failures found, retried from the page, delivery receipts
     await expect.poll(async () => (await api('/api/sms?state=failed')).total, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     const failed = (await api('/api/sms?state=failed')).items;
     expect(failed.map((sms) => sms.to).sort()).toEqual(['+22376000101', '+22379000003']);
-    expect(failed[0]).toMatchObject({ state: 'failed', kind: 'alert', attempts: 1, last_error: expect.stringContaining('invalid recipient number') as unknown });
+    expect(failed[0]).toMatchObject({ state: 'failed', kind: 'incident', attempts: 1, last_error: expect.stringContaining('invalid recipient number') as unknown });
     const masked = (await api('/api/sms?state=failed', VIEWER_TOKEN)).items;
     expect(masked.every((sms) => sms.to === '+•••')).toBe(true);
     const forOne = await api(`/api/sms?to=${encodeURIComponent('76 00 01 01')}`);

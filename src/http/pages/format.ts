@@ -120,3 +120,20 @@ export const number = (value: number | null | undefined, unit = ''): string =>
 
 /** `1 forage`, `3 forages`. */
 export const plural = (count: number, one: string, many: string): string => `${count} ${count > 1 ? many : one}`;
+
+/** What each kind of SMS is, for the /sms page and an incident's timeline (one table for both). */
+export const SMS_KIND_LABELS: Readonly<Record<string, string>> = {
+  alert: 'alerte',
+  escalation: 'escalade',
+  water_back: 'eau revenue',
+  reply: 'réponse',
+  summary: 'résumé',
+  incident: 'annonce de la panne',
+  incident_critical: 'panne devenue critique',
+  incident_escalation: 'escalade',
+  incident_target_missed: 'délai dépassé',
+  incident_reminder: 'rappel',
+  incident_reopened: 'panne revenue',
+  incident_verified: 'réparation vérifiée',
+  confirmation_question: 'question au comité',
+};

@@ -11,7 +11,7 @@ import type { TimelineEntry } from '../../incidents/port.js';
 import { maskPhones } from '../schemas.js';
 import { timelineSmsState } from '../routes/incidents.js';
 import { severityBadge } from './alerts-page.js';
-import { ago, INCIDENT_EVENT_LABELS, INCIDENT_STATE_LABELS, number, plural, ruleTitle, type Formatter } from './format.js';
+import { ago, INCIDENT_EVENT_LABELS, INCIDENT_STATE_LABELS, number, plural, ruleTitle, SMS_KIND_LABELS, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { SMS_STATE_LABELS } from './sms-page.js';
 import { incidentStateBadge, repairOverdue, respondOverdue, targetCell } from './work-orders-page.js';
@@ -35,21 +35,6 @@ const ALERT_CHANGES: Record<'opened' | 'escalated' | 'acknowledged' | 'resolved'
   resolved: 'résolue',
 };
 
-const SMS_KIND_LABELS: Record<string, string> = {
-  alert: 'alerte',
-  escalation: 'escalade',
-  resolved: 'eau revenue',
-  reply: 'réponse',
-  summary: 'résumé',
-  incident: 'annonce de la panne',
-  incident_critical: 'panne devenue critique',
-  incident_escalation: 'escalade',
-  incident_target_missed: 'délai dépassé',
-  incident_reminder: 'rappel',
-  incident_reopened: 'panne revenue',
-  incident_verified: 'réparation vérifiée',
-  confirmation_question: 'question au comité',
-};
 
 /** A phone number named after the registry's contact of that borehole, when it is one. */
 function personOf(phone: string, borehole: Borehole | undefined): string | null {

@@ -5,7 +5,7 @@
  */
 import { smsStateOf, type OutboxMessage, type SmsState } from '../../storage/sqlite-store.js';
 import { maskPhones } from '../schemas.js';
-import { plural, type Formatter } from './format.js';
+import { plural, SMS_KIND_LABELS, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
 
 export const SMS_FILTERS = ['all', 'failed', 'pending', 'sent', 'delivered'] as const;
@@ -28,13 +28,6 @@ export const SMS_STATE_LABELS: Record<SmsState, string> = {
   folded: 'regroupé',
 };
 
-const KIND_LABELS: Record<string, string> = {
-  alert: 'alerte',
-  escalation: 'escalade',
-  resolved: 'eau revenue',
-  reply: 'réponse',
-  summary: 'résumé',
-};
 
 export interface SmsView {
   messages: readonly OutboxMessage[];
@@ -67,7 +60,7 @@ export function smsPage(view: SmsView): SafeHtml {
     return html`<tr class="sms-row sms-row-${state}" data-id="${message.id}">
       <td data-label="Créé le"><span class="nowrap">${view.format.dateTimeOf(message.createdAtMs)}</span></td>
       <td data-label="Destinataire" class="nowrap">${show(message.recipient)}</td>
-      <td data-label="Type">${KIND_LABELS[message.kind] ?? message.kind}</td>
+      <td data-label="Type">${SMS_KIND_LABELS[message.kind] ?? message.kind}</td>
       <td data-label="Message">${message.text}</td>
       <td data-label="État">${smsStateBadge(message)}${detail ? html`<br><span class="muted">${show(detail)}</span>` : ''}${
         message.sentAtMs !== null ? html`<br><span class="muted">envoyé le <span class="nowrap">${view.format.dateTimeOf(message.sentAtMs)}</span></span>` : ''
