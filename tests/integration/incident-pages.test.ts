@@ -178,7 +178,7 @@ describe.skipIf(!haveChromium || serverSource === 'none')('the incident pages in
     // The committee and the technician were each told once, and the page says what became of each SMS.
     const smsRows = page.locator('tr[data-kind="sms"]');
     expect(await smsRows.count()).toBeGreaterThanOrEqual(2);
-    for (const text of await smsRows.allInnerTexts()) expect(text).toMatch(/SMS à [\s\S]*« Forage de Segala[\s\S]*(envoyé|remis|échec)/);
+    for (const text of await smsRows.allInnerTexts()) expect(text).toMatch(/SMS à [\s\S]*« Forage de S[eé]gala[\s\S]*(envoyé|remis|échec)/);
     expect(await page.locator('tr[data-kind="sms"]', { hasText: 'Awa Traoré' }).count()).toBeGreaterThanOrEqual(1);
     expect(await page.locator('.target-respond').innerText()).toContain('En retard');
     await page.screenshot({ path: join(SCREENSHOTS, 'incident.png'), fullPage: true });
