@@ -21,11 +21,11 @@
  * Wrong secrets answer 403 and count against the client address, with the API's limiter, exactly
  * as on the SMS webhooks.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { verifyTwilioSignature } from '../../notify/gateways/inbound.js';
 import { FailedAuthLimiter } from '../failed-auth-limiter.js';
+import { forbidden, secretGate, tooMany } from '../webhook-secret.js';
 import { SMS_INBOUND_BODY_LIMIT } from './sms-inbound.js';
 
 export type MissedCallOutcome = 'acknowledged' | 'nothing_open' | 'ignored_unknown_number';
@@ -57,12 +57,6 @@ const caller = z
 
 const webhookCallSchema = z.object({ from: caller });
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-
-function sameSecret(presented: string | undefined, expected: string | undefined): boolean {
-  if (expected === undefined || expected === '' || presented === undefined) return false;
-  return timingSafeEqual(digest(presented), digest(expected));
-}
 
 function formFields(raw: unknown): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -71,17 +65,9 @@ function formFields(raw: unknown): Record<string, string> {
   return fields;
 }
 
-const forbidden = (reply: FastifyReply, what: string) => reply.code(403).send({ error: 'forbidden', message: what });
 
 const invalid = (reply: FastifyReply, message: string) => reply.code(400).send({ error: 'invalid_request', message });
 
-const tooMany = (reply: FastifyReply, waitMs: number) => {
-  const seconds = Math.ceil(waitMs / 1000);
-  return reply
-    .code(429)
-    .header('retry-after', String(seconds))
-    .send({ error: 'too_many_requests', message: `too many failed authentications from this address; retry in ${seconds} s` });
-};
 
 /** Twilio spells a ringing call's status so; a status callback says `completed`, `busy` … */
 const TWILIO_RINGING = new Set(['ringing', 'queued']);
@@ -91,20 +77,8 @@ export const callRoutes: FastifyPluginAsync<CallsRouteDeps> = async (app, deps) 
   // The providers post forms; the raw text is kept for Twilio's signature.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SMS_INBOUND_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  /** Refused before the body is read, as on the SMS webhooks. */
-  const tokenGate =
-    (presentedOf: (request: FastifyRequest) => string | undefined, what: string) =>
-    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const waitMs = limiter.retryAfterMs(request.ip);
-      if (waitMs > 0) {
-        await tooMany(reply, waitMs);
-        return;
-      }
-      const presented = presentedOf(request);
-      if (sameSecret(presented, deps.inboundToken)) return;
-      if (presented !== undefined && presented !== '') limiter.fail(request.ip);
-      await forbidden(reply, what);
-    };
+  // Refused before the body is read, as on the SMS webhooks.
+  const tokenGate = secretGate(limiter, deps.inboundToken);
 
   app.post(
     '/api/calls/inbound',

@@ -15,7 +15,6 @@
  * guesser gets 10 tries a minute across the API and these routes together, then 429); the tokens
  * are checked before the body is read, so a guesser cannot make the service parse anything.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   parseAfricasTalkingInbound,
@@ -34,6 +33,7 @@ import {
   type ReceiptParseResult,
 } from '../../notify/gateways/receipts.js';
 import { FailedAuthLimiter } from '../failed-auth-limiter.js';
+import { forbidden, secretGate, tooMany } from '../webhook-secret.js';
 
 export interface SmsInboundDeps {
   /** SMS_INBOUND_TOKEN; undefined: the webhook and Africa's Talking routes are closed. */
@@ -52,12 +52,6 @@ export interface SmsInboundDeps {
 /** A reply by SMS is one short text: 16 KiB is far more than any gateway sends. */
 export const SMS_INBOUND_BODY_LIMIT = 16 * 1024;
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
-
-function sameSecret(presented: string | undefined, expected: string | undefined): boolean {
-  if (expected === undefined || expected === '' || presented === undefined) return false;
-  return timingSafeEqual(digest(presented), digest(expected));
-}
 
 function formFields(raw: string): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -70,36 +64,14 @@ async function respond(reply: FastifyReply, parsed: InboundParseResult, handle: 
   return reply.code(200).send({ outcome: handle(parsed.sms) });
 }
 
-const forbidden = (reply: FastifyReply, what: string) => reply.code(403).send({ error: 'forbidden', message: what });
 
-const tooMany = (reply: FastifyReply, waitMs: number) => {
-  const seconds = Math.ceil(waitMs / 1000);
-  return reply
-    .code(429)
-    .header('retry-after', String(seconds))
-    .send({ error: 'too_many_requests', message: `too many failed authentications from this address; retry in ${seconds} s` });
-};
 
 export const smsInboundRoutes: FastifyPluginAsync<SmsInboundDeps> = async (app, deps) => {
   const limiter = deps.failedAuth ?? new FailedAuthLimiter();
   // Twilio and Africa's Talking post forms; the raw text is kept for the signature check.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: SMS_INBOUND_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
-  /** An onRequest check of a token presented outside the body: refused before anything is read. */
-  const tokenGate =
-    (presentedOf: (request: FastifyRequest) => string | undefined, what: string) =>
-    async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      const waitMs = limiter.retryAfterMs(request.ip);
-      if (waitMs > 0) {
-        await tooMany(reply, waitMs);
-        return;
-      }
-      const presented = presentedOf(request);
-      if (sameSecret(presented, deps.inboundToken)) return;
-      // As for API tokens, a request without any token is not counted.
-      if (presented !== undefined && presented !== '') limiter.fail(request.ip);
-      await forbidden(reply, what);
-    };
+  const tokenGate = secretGate(limiter, deps.inboundToken);
 
   app.post(
     '/api/sms/inbound',
