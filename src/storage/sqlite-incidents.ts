@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { incidentSchema, type Incident } from '../incidents/incident.js';
 import type { IncidentEvent, IncidentEventKind, IncidentQuery } from '../incidents/port.js';
+import { listWhere } from './list-filter.js';
 
 /** Appended to the store's migrations (sqlite-store.ts): the tables of CONTRACT.md section 9. */
 export const INCIDENT_MIGRATION = `
@@ -104,18 +105,7 @@ export class IncidentRepository {
   }
 
   list(query: IncidentQuery): { incidents: Incident[]; total: number } {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.state === 'open') where.push("state != 'verified'");
-    else if (query.state) {
-      where.push('state = ?');
-      params.push(query.state);
-    }
-    if (query.boreholeIds) {
-      where.push(`borehole IN (${query.boreholeIds.map(() => '?').join(', ') || "''"})`);
-      params.push(...query.boreholeIds);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const { clause, params } = listWhere({ state: query.state, notEnded: { word: 'open', sql: "state != 'verified'" }, boreholeIds: query.boreholeIds });
     const total = this.statement<(string | number)[], { n: number }>(`SELECT count(*) AS n FROM incidents ${clause}`).get(...params)?.n ?? 0;
     const rows = this.statement<(string | number)[], IncidentRow>(`SELECT body FROM incidents ${clause} ORDER BY opened_at DESC, code DESC LIMIT ? OFFSET ?`).all(
       ...params,

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert, AlertChange, AlertState, NewAlert } from '../alerts/alert.js';
 import { parseRuleState, RuleStateError } from '../rules/state.js';
+import { listWhere } from './list-filter.js';
 import { INCIDENT_MIGRATION, IncidentRepository } from './sqlite-incidents.js';
 import type { RuleId, RuleState, Severity } from '../rules/types.js';
 
@@ -466,18 +467,7 @@ export class SqliteStore implements OperationalStore {
   }
 
   listAlerts(query: AlertQuery): { alerts: Alert[]; total: number } {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (query.state === 'unresolved') where.push("state != 'resolved'");
-    else if (query.state) {
-      where.push('state = ?');
-      params.push(query.state);
-    }
-    if (query.boreholeIds) {
-      where.push(`borehole IN (${query.boreholeIds.map(() => '?').join(', ') || "''"})`);
-      params.push(...query.boreholeIds);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const { clause, params } = listWhere({ state: query.state, notEnded: { word: 'unresolved', sql: "state != 'resolved'" }, boreholeIds: query.boreholeIds });
     const total = this.statement<(string | number)[], { n: number }>(`SELECT count(*) AS n FROM alerts ${clause}`).get(...params)?.n ?? 0;
     const rows = this.statement<(string | number)[], AlertRow>(`SELECT * FROM alerts ${clause} ORDER BY opened_at DESC, code DESC LIMIT ? OFFSET ?`)
       .all(...params, query.limit, query.offset);

@@ -1,0 +1,26 @@
+/**
+ * The WHERE clause of the alert and incident lists: a state (or the one word that means "not
+ * ended yet") and a set of boreholes. Built with placeholders only; an empty set of boreholes
+ * matches nothing (a region-limited token with no borehole sees an empty list, not every one).
+ */
+export interface ListFilter {
+  state?: string | undefined;
+  /** The state word that stands for "not ended" (`unresolved`, `open`) and its SQL. */
+  notEnded: { word: string; sql: string };
+  boreholeIds?: readonly string[] | undefined;
+}
+
+export function listWhere(filter: ListFilter): { clause: string; params: (string | number)[] } {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (filter.state === filter.notEnded.word) where.push(filter.notEnded.sql);
+  else if (filter.state) {
+    where.push('state = ?');
+    params.push(filter.state);
+  }
+  if (filter.boreholeIds) {
+    where.push(`borehole IN (${filter.boreholeIds.map(() => '?').join(', ') || "''"})`);
+    params.push(...filter.boreholeIds);
+  }
+  return { clause: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
+}
