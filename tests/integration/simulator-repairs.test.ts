@@ -130,14 +130,16 @@ describe.skipIf(serverSource === 'none')('the repair loop, by SMS and by the dat
       return response.json<T>();
     };
 
-    // One incident (the dry run explains low_water too), verified by the readings after the repair.
+    // One incident of the pump's fault and the low water, verified by the readings after the repair.
     await expect
       .poll(async () => (await get<{ incidents: IncidentJson[] }>('/api/incidents?borehole=khabou')).incidents.map((incident) => incident.state), { timeout: 60_000 })
       .toEqual(['verified']);
     const [incident] = (await get<{ incidents: IncidentJson[] }>('/api/incidents?borehole=khabou')).incidents;
     if (!incident) throw new Error('no incident');
     expect(incident.code).toBe([...codes][0]);
-    expect(incident.cause).toBe('pump_fault');
+    // The model's water table reaches the intake before the controller trips on its dry run: low
+    // water at the intake, seen first, is the cause named (docs/incidents.md, the cause table).
+    expect(incident.cause).toBe('low_water');
     expect(incident.alerts.length).toBeGreaterThanOrEqual(2);
     const at = (iso: string | null): number => Date.parse(iso ?? '');
     const faultAtMs = startAtMs + HOUR_MS;
