@@ -12,7 +12,7 @@
  */
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -98,6 +98,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // A hop count as proxy-addr means it (the nearest n addresses are proxies); fastify's types take it as a function.
     trustProxy: typeof deps.trustProxy === 'number' ? trustHops(deps.trustProxy) : (deps.trustProxy ?? false),
+    // Fastify's own answer to a malformed path (`%ZZ`) quotes the whole URL, query string and any
+    // token in it included: the reason is said without the URL.
+    frameworkErrors: (error, _request, reply) => {
+      const status: number = error.statusCode ?? 400;
+      void (reply as FastifyReply).code(status).send({ error: status === 400 ? 'bad_request' : 'error', message: error.code === 'FST_ERR_BAD_URL' ? 'the path is not a valid URL' : 'the request could not be read' });
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -265,7 +265,8 @@ describe.skipIf(SOFFICE === undefined)('the CSV downloads, opened in spreadsheet
     type Report = { from: string; to: string; boreholes: Row[] };
     const reportRows = (report: Report): Row[] => report.boreholes.map((row) => ({ ...row, from: report.from, to: report.to }));
     await waitUntil(async () => (await json<{ items: unknown[] }>('/api/reports')).items.length > 0, 'an archived report', 60_000, 500);
-    const archiveUrl = (await json<{ items: { kind: string; url: string }[] }>('/api/reports')).items[0]?.url ?? '';
+    // An uptime archive (the incident reports are archived beside them since issue 15).
+    const archiveUrl = (await json<{ items: { kind: string; url: string }[] }>('/api/reports')).items.find((item) => item.kind === 'week' || item.kind === 'month')?.url ?? '';
 
     const uptime = reportRows(await json<Report>(`/api/reports/uptime?${PERIOD}`));
     const wpdx = (await json<{ items: Row[] }>('/api/reports/wpdx')).items;
@@ -289,7 +290,9 @@ describe.skipIf(SOFFICE === undefined)('the CSV downloads, opened in spreadsheet
     }
     // The report page's own links, as a clerk clicks them.
     const page = await (await http(`/reports?${PERIOD}`, 'page')).text();
-    pageHrefs = [...page.matchAll(/href="(\/reports\/[a-z]+\.csv[^"]*)"/g)].map((match) => (match[1] ?? '').replaceAll('&amp;', '&'));
+    // The uptime and WPdx links; the section-9 reports' CSV (service, results) are checked by
+    // tests/unit/http/csv.test.ts and tests/unit/reports, not yet opened in LibreOffice here.
+    pageHrefs = [...page.matchAll(/href="(\/reports\/(?:uptime|wpdx)\.csv[^"]*)"/g)].map((match) => (match[1] ?? '').replaceAll('&amp;', '&'));
     for (const [index, href] of pageHrefs.entries()) {
       const response = await http(href, 'page');
       const isUptime = href.startsWith('/reports/uptime.csv');

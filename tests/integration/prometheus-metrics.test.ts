@@ -96,7 +96,7 @@ describe.skipIf(serverSource === 'none' || !promtool)('/metrics checked by promt
 
     const fault = (id: string) => publisher.publishAsync(`${unique}/${id}/pump`, JSON.stringify({ ts: Date.now(), running: false, current_a: 0.4, fault: 'dry_run' }), { qos: 1 });
     await fault(sent);
-    await expect.poll(() => value('sms_sent_total{kind="alert"}'), { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => value('sms_sent_total{kind="incident"}'), { timeout: 15_000 }).toBe(2);
     provider.mode = 'invalid-number';
     await fault(failed);
     await expect.poll(() => value('sms_failed_messages'), { timeout: 15_000 }).toBe(2);
@@ -111,7 +111,7 @@ describe.skipIf(serverSource === 'none' || !promtool)('/metrics checked by promt
     expect(findings.filter((line) => !PROM_CLIENT_LINT.includes(line))).toEqual([]);
     // promtool checks nothing in an empty text: it was this scrape, with what the test did in it.
     expect(body).toMatch(/^ingest_readings_total\{kind="flow"\} 20$/m);
-    expect(body).toMatch(/^sms_send_failures_total\{kind="alert",retryable="false"\} 2$/m);
+    expect(body).toMatch(/^sms_send_failures_total\{kind="incident",retryable="false"\} 2$/m);
     expect(body).toMatch(/^alert_changes_total\{kind="opened",severity="critical"\} 2$/m);
   });
 

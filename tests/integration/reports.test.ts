@@ -165,7 +165,8 @@ describe.skipIf(serverSource === 'none')('the report schedule of a running servi
       expect(await count(`SELECT count("hours_total") FROM "uptime" WHERE ${where} AND "period" = 'month'`)).toBe(1);
       expect(await count(`SELECT count("lat") FROM "registry" WHERE ${where} AND time > now() - 1h`)).toBeGreaterThanOrEqual(1);
       const list = await service.app.inject({ url: '/api/reports', headers: { authorization: `Bearer ${VIEWER_TOKEN}` } });
-      expect(list.json<{ items: { kind: string }[] }>().items.map((item) => item.kind).sort()).toEqual(['month', 'week']);
+      // The uptime week and month, and since issue 15 the month's service report and the quarter's results.
+      expect(list.json<{ items: { kind: string }[] }>().items.map((item) => item.kind).sort()).toEqual(['month', 'results-quarter', 'service-month', 'week']);
     } finally {
       await service.stop();
       rmSync(dataDir, { recursive: true, force: true });
