@@ -16,7 +16,6 @@ import type { Borehole, Contact, Language, Registry } from '../config/registry.j
 import type { Reading } from '../domain/reading.js';
 import { messageId } from '../notify/dispatcher.js';
 import {
-  renderCommandAnswer,
   renderConfirmationQuestion,
   renderIncidentCritical,
   renderIncidentEscalation,
@@ -760,10 +759,6 @@ export class IncidentDesk implements IncidentsPort, IncidentCommands {
     this.queued = true;
   }
 
-  /** The answer to a person's command, linked to its incident for the timeline. */
-  answerText(language: Language, answer: CommandAnswer): string {
-    return renderCommandAnswer(language, answer);
-  }
 
   // ---- plumbing -----------------------------------------------------------------------------
 
