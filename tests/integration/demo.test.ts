@@ -117,8 +117,12 @@ describe('npm run demo (README quick start)', () => {
       (await get<{ items: Alert[] }>('/api/alerts?borehole=khabou&state=open')).items.find((alert) => alert.rule === 'pump_fault');
     await expect.poll(() => openFault().catch(() => undefined), { timeout: 6 * MINUTE, interval: 1000 }).toBeDefined();
     const fault = (await openFault()) as Alert;
-    // The SMS to Khabou's committee and technician, written to the console (SMS_PROVIDER=console).
-    await expect.poll(() => first.output(), { timeout: MINUTE }).toMatch(/"text":"Forage de Khabou: panne pompe \(marche a sec\) \d\d:\d\d\. Repondre OK \d+ pour confirmer\."/);
+    // The SMS to Khabou's committee, written to the console (SMS_PROVIDER=console). It names the
+    // incident's cause: the water at the intake or the dry run it stops, whichever of the two
+    // readings (level, pump: two topics) the service heard first.
+    await expect
+      .poll(() => first.output(), { timeout: MINUTE })
+      .toMatch(/"text":"Forage de Khabou: (panne pompe \(marche a sec\)|plus d'eau au niveau de la pompe) \d\d:\d\d\. Repondre OK \d+ pour confirmer\."/);
 
     // The report the banner links covers the simulated week: Khabou's data, and its failure.
     const report = await get<{ boreholes: { borehole: string; coverage_pct: number | null; failures: number }[] }>(`/api/reports/uptime?${reportUrl?.[1] ?? ''}`);
