@@ -4,7 +4,7 @@
  */
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole, Registry } from '../config/registry.js';
-import type { BoreholeSummary as Summary } from '../domain/borehole-status.js';
+import { BOREHOLE_STATUSES, boreholeStatus, summarize, type BoreholeStatus, type BoreholeSummary as Summary } from '../domain/borehole-status.js';
 import type { MaintenanceRecord } from '../storage/sqlite-store.js';
 import type { TelemetryStore } from '../storage/telemetry.js';
 import type { Identity } from './auth.js';
@@ -54,4 +54,111 @@ export class Scope {
     const borehole = this.boreholes.get(boreholeId);
     return borehole && this.seesAlertOf(identity, boreholeId) ? borehole : undefined;
   }
+}
+
+/** What a list of boreholes may be narrowed to: the API's query, the pages' form. */
+export interface NetworkFilter {
+  region?: string | undefined;
+  commune?: string | undefined;
+  status?: BoreholeStatus | undefined;
+  /** Part of an id, a name or a village; case and accents ignored ("segou" finds Ségou). */
+  search?: string | undefined;
+}
+
+export interface NetworkPageQuery {
+  limit: number;
+  offset: number;
+  /** The id the previous page ended with: the page starts after it (ids in order). */
+  after?: string | undefined;
+}
+
+export interface NetworkPage {
+  /** Boreholes matching the filter, all pages together. */
+  total: number;
+  /** Of the boreholes matching every filter but the status, how many are in each status. */
+  counts: Record<BoreholeStatus, number>;
+  items: BoreholeSummary[];
+  /** The id to continue after; null on the last page. */
+  after: string | null;
+}
+
+/** What a page of the network needs: the registry, when each borehole was last heard, and its unresolved alerts. */
+export interface NetworkListSources {
+  network: Pick<NetworkPort, 'registry' | 'lastHeardAtMs'>;
+  alerts: {
+    /** The rules of every unresolved alert, by borehole (enough for a status). */
+    unresolvedRules(): ReadonlyMap<string, readonly string[]>;
+    /** The unresolved alerts of a few boreholes (those of one page), newest first. */
+    unresolvedOf(boreholeIds: readonly string[]): Alert[];
+  };
+  scope: Scope;
+  now: () => number;
+}
+
+/** Lower case without accents: what the search compares. */
+export const searchKey = (text: string): string => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+
+interface Directory {
+  /** The registry's boreholes by id (code-unit order, as the API has always listed them). */
+  sorted: Borehole[];
+  /** searchKey of each one's id, name and village, at the same index. */
+  keys: string[];
+}
+
+/**
+ * Sorted once per registry: a reload replaces the map, so a map seen before is a registry seen
+ * before. Sorting and normalising 100,000 names is what each page must not do again.
+ */
+const directories = new WeakMap<ReadonlyMap<string, Borehole>, Directory>();
+
+function directoryOf(boreholes: ReadonlyMap<string, Borehole>): Directory {
+  let directory = directories.get(boreholes);
+  if (!directory) {
+    const sorted = [...boreholes.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    directory = { sorted, keys: sorted.map((borehole) => searchKey(`${borehole.id} ${borehole.name} ${borehole.village}`)) };
+    directories.set(boreholes, directory);
+  }
+  return directory;
+}
+
+const NO_RULES: readonly { rule: string }[] = [];
+
+/**
+ * One page of the boreholes an identity may see, filtered. Every borehole's status is derived
+ * (a status filter and the counts need it) from what is in memory and one read of the
+ * unresolved alerts' rules; only the page's boreholes get their alerts read in full. Ids are
+ * unique and sorted, so paging on `after` returns every borehole exactly once even while
+ * statuses change between pages.
+ */
+export function networkPage(sources: NetworkListSources, identity: Identity | undefined, filter: NetworkFilter, page: NetworkPageQuery): NetworkPage {
+  const counts = Object.fromEntries(BOREHOLE_STATUSES.map((status) => [status, 0])) as Record<BoreholeStatus, number>;
+  if (identity === undefined) return { total: 0, counts, items: [], after: null };
+  const { sorted, keys } = directoryOf(sources.network.registry.boreholes);
+  const rulesOf = new Map<string, { rule: string }[]>();
+  for (const [boreholeId, rules] of sources.alerts.unresolvedRules()) rulesOf.set(boreholeId, rules.map((rule) => ({ rule })));
+  const needle = filter.search === undefined || filter.search.trim() === '' ? null : searchKey(filter.search.trim());
+  const nowMs = sources.now();
+  const matching: Borehole[] = [];
+  let start = 0;
+  for (let index = 0; index < sorted.length; index += 1) {
+    const borehole = sorted[index] as Borehole;
+    if (identity.regions !== null && !identity.regions.has(borehole.region)) continue;
+    if (filter.region !== undefined && borehole.region !== filter.region) continue;
+    if (filter.commune !== undefined && borehole.commune !== filter.commune) continue;
+    if (needle !== null && !(keys[index] as string).includes(needle)) continue;
+    const status = boreholeStatus(borehole, sources.network.lastHeardAtMs(borehole.id), rulesOf.get(borehole.id) ?? NO_RULES, nowMs);
+    counts[status] += 1;
+    if (filter.status !== undefined && status !== filter.status) continue;
+    if (page.after !== undefined && borehole.id <= page.after) start = matching.length + 1;
+    matching.push(borehole);
+  }
+  const shown = matching.slice(start + page.offset, start + page.offset + page.limit);
+  const more = start + page.offset + page.limit < matching.length;
+  const alerts = shown.length === 0 ? [] : sources.alerts.unresolvedOf(shown.map((borehole) => borehole.id));
+  return {
+    total: matching.length,
+    counts,
+    items: summarize(shown, alerts, (id) => sources.network.lastHeardAtMs(id), nowMs),
+    after: more ? ((shown.at(-1) as Borehole).id) : null,
+  };
 }

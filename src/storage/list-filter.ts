@@ -19,8 +19,10 @@ export function listWhere(filter: ListFilter): { clause: string; params: (string
     params.push(filter.state);
   }
   if (filter.boreholeIds) {
-    where.push(`borehole IN (${filter.boreholeIds.map(() => '?').join(', ') || "''"})`);
-    params.push(...filter.boreholeIds);
+    // One parameter whatever the number of boreholes: a region-limited token of a national
+    // network sees tens of thousands, past SQLite's 32,766 placeholders a statement.
+    where.push('borehole IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.boreholeIds));
   }
   return { clause: where.length > 0 ? `WHERE ${where.join(' AND ')}` : '', params };
 }

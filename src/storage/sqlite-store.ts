@@ -37,6 +37,8 @@ export interface AlertQuery {
   boreholeIds?: readonly string[] | undefined;
   limit: number;
   offset: number;
+  /** Start after this alert of the list (newest first): a cursor that new alerts do not shift. */
+  after?: Pick<Alert, 'openedAtMs' | 'code'> | undefined;
 }
 
 /** A critical alert as the uptime report sees it (CONTRACT.md section 7). */
@@ -69,6 +71,8 @@ export interface OperationalStore {
   alertById(id: string): Alert | null;
   alertByCode(code: number): Alert | null;
   listAlerts(query: AlertQuery): { alerts: Alert[]; total: number };
+  /** The rules of every unresolved alert, by borehole: all a borehole's status needs of them. */
+  unresolvedRules(): Map<string, string[]>;
   alertHistory(alertId: string): AlertEventRecord[];
   unresolvedCounts(): Record<Severity, number>;
   insertMaintenance(record: Omit<MaintenanceRecord, 'id'>): MaintenanceRecord;
@@ -469,8 +473,14 @@ export class SqliteStore implements OperationalStore {
   listAlerts(query: AlertQuery): { alerts: Alert[]; total: number } {
     const { clause, params } = listWhere({ state: query.state, notEnded: { word: 'unresolved', sql: "state != 'resolved'" }, boreholeIds: query.boreholeIds });
     const total = this.statement<(string | number)[], { n: number }>(`SELECT count(*) AS n FROM alerts ${clause}`).get(...params)?.n ?? 0;
-    const rows = this.statement<(string | number)[], AlertRow>(`SELECT * FROM alerts ${clause} ORDER BY opened_at DESC, code DESC LIMIT ? OFFSET ?`)
-      .all(...params, query.limit, query.offset);
+    let pageClause = clause;
+    const pageParams = [...params];
+    if (query.after) {
+      pageClause = `${clause ? `${clause} AND` : 'WHERE'} (opened_at < ? OR (opened_at = ? AND code < ?))`;
+      pageParams.push(query.after.openedAtMs, query.after.openedAtMs, query.after.code);
+    }
+    const rows = this.statement<(string | number)[], AlertRow>(`SELECT * FROM alerts ${pageClause} ORDER BY opened_at DESC, code DESC LIMIT ? OFFSET ?`)
+      .all(...pageParams, query.limit, query.offset);
     return { alerts: rows.map(toAlert), total };
   }
 
@@ -488,6 +498,18 @@ export class SqliteStore implements OperationalStore {
         actor: row.actor,
         note: row.note,
       }));
+  }
+
+  unresolvedRules(): Map<string, string[]> {
+    // Read from the partial index alerts_one_unresolved alone: a country's list pages ask it on
+    // every page, and resolved alerts (years of them) are never touched.
+    const byBorehole = new Map<string, string[]>();
+    for (const [borehole, rule] of this.statement<[], [string, string]>("SELECT borehole, rule FROM alerts WHERE state != 'resolved'").raw().all()) {
+      const rules = byBorehole.get(borehole);
+      if (rules) rules.push(rule);
+      else byBorehole.set(borehole, [rule]);
+    }
+    return byBorehole;
   }
 
   unresolvedCounts(): Record<Severity, number> {

@@ -18,6 +18,8 @@ import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 /** What these routes and the pages need of the rules engine and its store. */
 export interface AlertsPort {
   list(query: AlertQuery): { alerts: Alert[]; total: number };
+  /** The rules of every unresolved alert, by borehole. */
+  unresolvedRules(): ReadonlyMap<string, readonly string[]>;
   get(alertId: string): Alert | null;
   /** Every change of the alert, oldest first. */
   history(alertId: string): AlertEventRecord[];
@@ -29,12 +31,13 @@ export interface AlertsPort {
 
 /** The port as the service wires it: reads from the store, changes through the engine (which records and notifies them). */
 export function alertsPortOf(
-  store: Pick<OperationalStore, 'listAlerts' | 'alertById' | 'alertHistory'>,
+  store: Pick<OperationalStore, 'listAlerts' | 'unresolvedRules' | 'alertById' | 'alertHistory'>,
   engine: Pick<RulesEngine, 'acknowledge' | 'resolve' | 'recordMaintenance'>,
   registry: Pick<Registry, 'boreholes'>,
 ): AlertsPort {
   return {
     list: (query) => store.listAlerts(query),
+    unresolvedRules: () => store.unresolvedRules(),
     get: (id) => store.alertById(id),
     history: (id) => store.alertHistory(id),
     acknowledge: (id, actor) => engine.acknowledge(id, actor),
@@ -124,17 +127,37 @@ export const alertRoutes: FastifyPluginAsync<{ auth: TokenAuth; alerts: AlertsPo
         querystring: z.object({
           state: z.enum([...ALERT_STATES, 'unresolved']).optional().describe('unresolved: open or acknowledged'),
           borehole: z.string().optional(),
+          region: z.string().optional(),
+          after: z.string().max(64).optional().describe('the `next_after` of the previous page: the page starts after that alert'),
           ...pageQuery(100, 500),
         }),
-        response: { 200: z.object({ total: z.number().int(), items: z.array(alertSchema) }), 401: errorSchema, 429: errorSchema },
+        response: {
+          200: z.object({
+            total: z.number().int(),
+            next_after: z.string().nullable().describe('pass as `after` for the next page (alerts opened meanwhile do not shift it); null on the last one'),
+            items: z.array(alertSchema),
+          }),
+          400: errorSchema,
+          401: errorSchema,
+          429: errorSchema,
+        },
       },
     },
-    (request) => {
-      const { state, borehole, limit, offset } = request.query;
+    async (request, reply) => {
+      const { state, borehole, region, after, limit, offset } = request.query;
       let boreholeIds = scope.alertFilter(request.identity);
+      if (region !== undefined) boreholeIds = scope.visible(request.identity).filter((b) => b.region === region).map((b) => b.id);
       if (borehole !== undefined) boreholeIds = boreholeIds === undefined || boreholeIds.includes(borehole) ? [borehole] : [];
-      const { alerts: found, total } = alerts.list({ state, boreholeIds, limit, offset });
-      return { total, items: found.map(alertToJson) };
+      let from: Alert | undefined;
+      if (after !== undefined) {
+        from = alerts.get(after) ?? undefined;
+        // Another region's alert is no cursor of this token's (and says nothing of it either).
+        if (from && !scope.seesAlertOf(request.identity, from.boreholeId)) from = undefined;
+        if (!from) return reply.code(400).send({ error: 'invalid_request', message: `after: no alert ${after} (pass the next_after of the previous page)` });
+      }
+      const { alerts: found, total } = alerts.list({ state, boreholeIds, limit: limit + 1, offset, after: from });
+      const items = found.slice(0, limit);
+      return { total, next_after: found.length > limit ? ((items.at(-1) as Alert).id) : null, items: items.map(alertToJson) };
     },
   );
 

@@ -7,12 +7,12 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { LANGUAGES, type Contact } from '../../config/registry.js';
+import { LANGUAGES, type Borehole, type Contact } from '../../config/registry.js';
 import { RULE_DEFAULTS } from '../../config/rule-params.js';
 import { QueryRangeError, type SeriesBucket } from '../../storage/telemetry.js';
 import { hasRole, type Identity, type TokenAuth } from '../auth.js';
 import { BOREHOLE_STATUSES, summarize } from '../../domain/borehole-status.js';
-import type { BoreholeSummary, NetworkPort, Scope } from '../network.js';
+import { networkPage, type BoreholeSummary, type NetworkListSources, type NetworkPort, type Scope } from '../network.js';
 import { csvSeparatorParam, sendCsv, toCsv, wantsCsv } from '../csv.js';
 import { errorSchema, iso, maskPhones, pageQuery } from '../schemas.js';
 import { formatEvery, parseEvery, parseInstant } from '../time-params.js';
@@ -152,13 +152,28 @@ export interface BoreholeRouteOptions {
 /** Summaries of the boreholes the identity may see (all of them, or the one asked). */
 export function networkSummaries(options: Pick<BoreholeRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>, identity: Identity | undefined, onlyId?: string): BoreholeSummary[] {
   const { alerts, network, scope, now } = options;
-  let boreholes = scope.visible(identity);
-  if (onlyId !== undefined) boreholes = boreholes.filter((borehole) => borehole.id === onlyId);
+  let boreholes: Borehole[];
+  if (onlyId === undefined) boreholes = scope.visible(identity);
+  else {
+    const borehole = scope.borehole(identity, onlyId);
+    boreholes = borehole ? [borehole] : [];
+  }
   if (boreholes.length === 0) return [];
   const boreholeIds = onlyId !== undefined ? [onlyId] : scope.alertFilter(identity);
   const unresolved = alerts.list({ state: 'unresolved', boreholeIds, limit: 1_000_000, offset: 0 }).alerts;
   return summarize(boreholes, unresolved, (id) => network.lastHeardAtMs(id), now());
 }
+
+/** The sources of a page of the network (network.ts `networkPage`) from the routes' options. */
+export const networkListSources = (options: Pick<BoreholeRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>): NetworkListSources => ({
+  network: options.network,
+  alerts: {
+    unresolvedRules: () => options.alerts.unresolvedRules(),
+    unresolvedOf: (boreholeIds) => options.alerts.list({ state: 'unresolved', boreholeIds, limit: 1_000_000, offset: 0 }).alerts,
+  },
+  scope: options.scope,
+  now: options.now,
+});
 
 export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (app, options) => {
   const { auth, network, scope, now } = options;
@@ -171,22 +186,35 @@ export const boreholeRoutes: FastifyPluginAsync<BoreholeRouteOptions> = async (a
       preHandler: auth.require('viewer'),
       schema: {
         summary: 'Every borehole with its status, last message and unresolved alerts',
+        description:
+          'Sorted by id. Page with `limit` and `offset`, or (a country, statuses changing between pages) with `after`: ' +
+          'each page starts after the `next_after` of the one before, so every borehole comes exactly once.',
         tags: ['boreholes'],
         security: [{ bearer: [] }],
         querystring: z.object({
           region: z.string().optional(),
+          commune: z.string().optional(),
           status: z.enum(BOREHOLE_STATUSES).optional(),
+          q: z.string().max(100).optional().describe('part of an id, a name or a village; case and accents ignored'),
+          after: z.string().max(64).optional().describe('the `next_after` of the previous page: the page starts after that id'),
           ...pageQuery(100, 1000),
         }),
-        response: { 200: z.object({ total: z.number().int(), items: z.array(boreholeSchema) }), 400: errorSchema, 401: errorSchema, 429: errorSchema },
+        response: {
+          200: z.object({
+            total: z.number().int().describe('boreholes matching the filters, all pages together'),
+            next_after: z.string().nullable().describe('pass as `after` for the next page; null on the last one'),
+            items: z.array(boreholeSchema),
+          }),
+          400: errorSchema,
+          401: errorSchema,
+          429: errorSchema,
+        },
       },
     },
     (request) => {
-      const { region, status, limit, offset } = request.query;
-      const matching = networkSummaries(options, request.identity)
-        .filter((summary) => (region === undefined || summary.borehole.region === region) && (status === undefined || summary.status === status))
-        .sort((a, b) => (a.borehole.id < b.borehole.id ? -1 : a.borehole.id > b.borehole.id ? 1 : 0));
-      return { total: matching.length, items: matching.slice(offset, offset + limit).map(boreholeToJson) };
+      const { region, commune, status, q, after, limit, offset } = request.query;
+      const page = networkPage(networkListSources(options), request.identity, { region, commune, status, search: q }, { limit, offset, after });
+      return { total: page.total, next_after: page.after, items: page.items.map(boreholeToJson) };
     },
   );
 

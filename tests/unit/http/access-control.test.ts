@@ -91,7 +91,7 @@ describe('region-limited tokens', () => {
     const all = (await get('/api/alerts?state=unresolved', TOKENS.koulikoroViewer)).json<{ total: number; items: { borehole: string }[] }>();
     expect(all.total).toBe(1);
     expect(all.items.map((a) => a.borehole)).toEqual(['kolokani']);
-    expect((await get('/api/alerts?borehole=khabou', TOKENS.koulikoroViewer)).json()).toEqual({ total: 0, items: [] });
+    expect((await get('/api/alerts?borehole=khabou', TOKENS.koulikoroViewer)).json()).toEqual({ total: 0, next_after: null, items: [] });
     expect((await get('/api/alerts?state=unresolved', TOKENS.viewer)).json<{ total: number }>().total).toBe(4);
   });
 

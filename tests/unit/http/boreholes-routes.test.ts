@@ -114,6 +114,36 @@ describe('borehole routes', () => {
       expect(alerting.items.map((b) => b.id)).toEqual(['khabou', 'kolokani']);
     });
 
+    it('pages with `after` from one next_after to the next, each borehole once, null after the last', async () => {
+      const ids: string[] = [];
+      let after: string | null = '';
+      while (after !== null) {
+        const body: BoreholeList & { next_after: string | null } = (await get(`/api/boreholes?limit=4${after ? `&after=${after}` : ''}`, TOKENS.viewer)).json();
+        expect(body.total).toBe(6);
+        ids.push(...body.items.map((item) => item.id));
+        after = body.next_after;
+      }
+      expect(ids).toEqual(['banamba', 'diamou', 'khabou', 'kolokani', 'segala', 'zegoua']);
+    });
+
+    it('finds boreholes by part of a name, village or id without minding accents, and filters by commune', async () => {
+      const find = async (query: string) => (await get(`/api/boreholes?${query}`, TOKENS.viewer)).json<BoreholeList>().items.map((b) => b.id);
+      expect(await find('q=segala')).toEqual(['segala']);
+      expect(await find(`q=${encodeURIComponent('ZÉGOUA')}`)).toEqual(['zegoua']);
+      expect(await find('q=ko')).toEqual(['kolokani']);
+      expect(await find('commune=Diamou')).toEqual(['diamou']);
+      // A regional token searches its own regions only.
+      expect((await get('/api/boreholes?q=forage', TOKENS.koulikoroViewer)).json<BoreholeList>().items.map((b) => b.id)).toEqual(['banamba', 'kolokani']);
+    });
+
+    it("lists a region's alerts (GET /api/alerts?region=)", async () => {
+      const boreholesOf = async (region: string, token: string = TOKENS.viewer) =>
+        (await get(`/api/alerts?state=unresolved&region=${region}`, token)).json<{ items: { borehole: string }[] }>().items.map((a) => a.borehole);
+      expect(await boreholesOf('Koulikoro')).toEqual(['kolokani']);
+      expect(new Set(await boreholesOf('Kayes'))).toEqual(new Set(['khabou', 'diamou']));
+      expect(await boreholesOf('Kayes', TOKENS.koulikoroViewer)).toEqual([]);
+    });
+
     it.each(['limit=0', 'limit=1001', 'limit=ten', 'offset=-1', 'status=broken'])('refuses %s with 400 and says which parameter', async (query) => {
       const response = await get(`/api/boreholes?${query}`, TOKENS.viewer);
       expect(response.statusCode).toBe(400);

@@ -16,7 +16,7 @@ function failing(): AlertsPort {
   const fail = (): never => {
     throw new Error(INTERNAL);
   };
-  return { list: fail, get: fail, history: fail, acknowledge: fail, resolve: fail, recordMaintenance: fail, isKnownBorehole: fail };
+  return { list: fail, unresolvedRules: fail, get: fail, history: fail, acknowledge: fail, resolve: fail, recordMaintenance: fail, isKnownBorehole: fail };
 }
 
 let h: SmsHarness;
