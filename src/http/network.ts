@@ -91,7 +91,6 @@ export interface NetworkListSources {
     /** The unresolved alerts of a few boreholes (those of one page), newest first. */
     unresolvedOf(boreholeIds: readonly string[]): Alert[];
   };
-  scope: Scope;
   now: () => number;
 }
 
@@ -124,41 +123,55 @@ function directoryOf(boreholes: ReadonlyMap<string, Borehole>): Directory {
 const NO_RULES: readonly { rule: string }[] = [];
 
 /**
- * One page of the boreholes an identity may see, filtered. Every borehole's status is derived
- * (a status filter and the counts need it) from what is in memory and one read of the
- * unresolved alerts' rules; only the page's boreholes get their alerts read in full. Ids are
- * unique and sorted, so paging on `after` returns every borehole exactly once even while
- * statuses change between pages.
+ * Visits, in id order, each borehole the identity may see that matches the filter but its
+ * status, with its status: what a page, the counts of a region or the clusters of a map are
+ * made from. Statuses come from what is in memory and one read of the unresolved alerts' rules.
  */
-export function networkPage(sources: NetworkListSources, identity: Identity | undefined, filter: NetworkFilter, page: NetworkPageQuery): NetworkPage {
-  const counts = Object.fromEntries(BOREHOLE_STATUSES.map((status) => [status, 0])) as Record<BoreholeStatus, number>;
-  if (identity === undefined) return { total: 0, counts, items: [], after: null };
+export function forEachStatus(
+  sources: NetworkListSources,
+  identity: Identity | undefined,
+  filter: Omit<NetworkFilter, 'status'>,
+  visit: (borehole: Borehole, status: BoreholeStatus) => void,
+): void {
+  if (identity === undefined) return;
   const { sorted, keys } = directoryOf(sources.network.registry.boreholes);
   const rulesOf = new Map<string, { rule: string }[]>();
   for (const [boreholeId, rules] of sources.alerts.unresolvedRules()) rulesOf.set(boreholeId, rules.map((rule) => ({ rule })));
   const needle = filter.search === undefined || filter.search.trim() === '' ? null : searchKey(filter.search.trim());
   const nowMs = sources.now();
-  const matching: Borehole[] = [];
-  let start = 0;
   for (let index = 0; index < sorted.length; index += 1) {
     const borehole = sorted[index] as Borehole;
     if (identity.regions !== null && !identity.regions.has(borehole.region)) continue;
     if (filter.region !== undefined && borehole.region !== filter.region) continue;
     if (filter.commune !== undefined && borehole.commune !== filter.commune) continue;
     if (needle !== null && !(keys[index] as string).includes(needle)) continue;
-    const status = boreholeStatus(borehole, sources.network.lastHeardAtMs(borehole.id), rulesOf.get(borehole.id) ?? NO_RULES, nowMs);
+    visit(borehole, boreholeStatus(borehole, sources.network.lastHeardAtMs(borehole.id), rulesOf.get(borehole.id) ?? NO_RULES, nowMs));
+  }
+}
+
+/**
+ * One page of the boreholes an identity may see, filtered. Every borehole's status is derived
+ * (a status filter and the counts need it); only the page's boreholes get their alerts read in
+ * full. Ids are unique and sorted, so paging on `after` returns every borehole exactly once
+ * even while statuses change between pages.
+ */
+export function networkPage(sources: NetworkListSources, identity: Identity | undefined, filter: NetworkFilter, page: NetworkPageQuery): NetworkPage {
+  const counts = Object.fromEntries(BOREHOLE_STATUSES.map((status) => [status, 0])) as Record<BoreholeStatus, number>;
+  const matching: Borehole[] = [];
+  let start = 0;
+  forEachStatus(sources, identity, filter, (borehole, status) => {
     counts[status] += 1;
-    if (filter.status !== undefined && status !== filter.status) continue;
+    if (filter.status !== undefined && status !== filter.status) return;
     if (page.after !== undefined && borehole.id <= page.after) start = matching.length + 1;
     matching.push(borehole);
-  }
+  });
   const shown = matching.slice(start + page.offset, start + page.offset + page.limit);
   const more = start + page.offset + page.limit < matching.length;
   const alerts = shown.length === 0 ? [] : sources.alerts.unresolvedOf(shown.map((borehole) => borehole.id));
   return {
     total: matching.length,
     counts,
-    items: summarize(shown, alerts, (id) => sources.network.lastHeardAtMs(id), nowMs),
-    after: more ? ((shown.at(-1) as Borehole).id) : null,
+    items: summarize(shown, alerts, (id) => sources.network.lastHeardAtMs(id), sources.now()),
+    after: more ? (shown.at(-1) as Borehole).id : null,
   };
 }

@@ -165,13 +165,12 @@ export function networkSummaries(options: Pick<BoreholeRouteOptions, 'alerts' | 
 }
 
 /** The sources of a page of the network (network.ts `networkPage`) from the routes' options. */
-export const networkListSources = (options: Pick<BoreholeRouteOptions, 'alerts' | 'network' | 'scope' | 'now'>): NetworkListSources => ({
+export const networkListSources = (options: Pick<BoreholeRouteOptions, 'alerts' | 'network' | 'now'>): NetworkListSources => ({
   network: options.network,
   alerts: {
     unresolvedRules: () => options.alerts.unresolvedRules(),
     unresolvedOf: (boreholeIds) => options.alerts.list({ state: 'unresolved', boreholeIds, limit: 1_000_000, offset: 0 }).alerts,
   },
-  scope: options.scope,
   now: options.now,
 });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAlert } from '../../../src/alerts/alert.js';
 import { buildRegistry, registryFileSchema, type Registry } from '../../../src/config/registry.js';
 import type { Identity } from '../../../src/http/auth.js';
-import { networkPage, Scope, searchKey, type NetworkListSources } from '../../../src/http/network.js';
+import { networkPage, searchKey, type NetworkListSources } from '../../../src/http/network.js';
 import { SqliteStore } from '../../../src/storage/sqlite-store.js';
 import { registryEntry } from '../../support/fixtures.js';
 
@@ -42,7 +42,6 @@ beforeAll(() => {
       unresolvedRules: () => store.unresolvedRules(),
       unresolvedOf: (boreholeIds) => store.listAlerts({ state: 'unresolved', boreholeIds, limit: 1_000_000, offset: 0 }).alerts,
     },
-    scope: new Scope(registry),
     now: () => NOW_MS,
   };
 });
