@@ -166,6 +166,15 @@ export interface Registry {
 
 export function buildRegistry(file: RegistryFile): Registry {
   const boreholes = new Map<string, Borehole>();
+  // One string per region and commune name: a country has 100,000 boreholes in a few hundred
+  // communes, and a list filtered by region compares each of them (issue 19).
+  const names = new Map<string, string>();
+  const once = (name: string): string => {
+    const known = names.get(name);
+    if (known !== undefined) return known;
+    names.set(name, name);
+    return name;
+  };
   for (const entry of file.boreholes) {
     const { service_level: own, provider, backup_technician, ...rest } = entry;
     const service_level: ServiceLevel = { ...SERVICE_LEVEL_DEFAULTS };
@@ -176,6 +185,8 @@ export function buildRegistry(file: RegistryFile): Registry {
     }
     boreholes.set(entry.id, {
       ...rest,
+      region: once(rest.region),
+      commune: once(rest.commune),
       rules: resolveRuleParams(file.rules, entry.rules),
       service_level,
       provider: provider ?? file.provider ?? null,

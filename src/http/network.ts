@@ -4,7 +4,7 @@
  */
 import type { Alert } from '../alerts/alert.js';
 import type { Borehole, Registry } from '../config/registry.js';
-import { BOREHOLE_STATUSES, boreholeStatus, summarize, type BoreholeStatus, type BoreholeSummary as Summary } from '../domain/borehole-status.js';
+import { boreholeStatus, summarize, type BoreholeStatus, type BoreholeSummary as Summary } from '../domain/borehole-status.js';
 import type { MaintenanceRecord } from '../storage/sqlite-store.js';
 import type { TelemetryStore } from '../storage/telemetry.js';
 import type { Identity } from './auth.js';
@@ -75,8 +75,6 @@ export interface NetworkPageQuery {
 export interface NetworkPage {
   /** Boreholes matching the filter, all pages together. */
   total: number;
-  /** Of the boreholes matching every filter but the status, how many are in each status. */
-  counts: Record<BoreholeStatus, number>;
   items: BoreholeSummary[];
   /** The id to continue after; null on the last page. */
   after: string | null;
@@ -124,8 +122,8 @@ const NO_RULES: readonly { rule: string }[] = [];
 
 /**
  * Visits, in id order, each borehole the identity may see that matches the filter but its
- * status, with its status: what a page, the counts of a region or the clusters of a map are
- * made from. Statuses come from what is in memory and one read of the unresolved alerts' rules.
+ * status, with its status: what the counts of a region or the clusters of a map are made from.
+ * Statuses come from what is in memory and one read of the unresolved alerts' rules.
  */
 export function forEachStatus(
   sources: NetworkListSources,
@@ -133,10 +131,25 @@ export function forEachStatus(
   filter: Omit<NetworkFilter, 'status'>,
   visit: (borehole: Borehole, status: BoreholeStatus) => void,
 ): void {
+  walk(sources, identity, filter, true, visit as (borehole: Borehole, status: BoreholeStatus | null) => void);
+}
+
+/**
+ * The walk itself. A status costs about a microsecond a borehole (the borehole, its rules and
+ * when it was last heard, scattered in memory): 100 ms for a country, and so it is derived
+ * only when asked; the walk without it is a few milliseconds.
+ */
+function walk(
+  sources: NetworkListSources,
+  identity: Identity | undefined,
+  filter: Omit<NetworkFilter, 'status'>,
+  withStatus: boolean,
+  visit: (borehole: Borehole, status: BoreholeStatus | null) => void,
+): void {
   if (identity === undefined) return;
   const { sorted, keys } = directoryOf(sources.network.registry.boreholes);
   const rulesOf = new Map<string, { rule: string }[]>();
-  for (const [boreholeId, rules] of sources.alerts.unresolvedRules()) rulesOf.set(boreholeId, rules.map((rule) => ({ rule })));
+  if (withStatus) for (const [boreholeId, rules] of sources.alerts.unresolvedRules()) rulesOf.set(boreholeId, rules.map((rule) => ({ rule })));
   const needle = filter.search === undefined || filter.search.trim() === '' ? null : searchKey(filter.search.trim());
   const nowMs = sources.now();
   for (let index = 0; index < sorted.length; index += 1) {
@@ -145,22 +158,20 @@ export function forEachStatus(
     if (filter.region !== undefined && borehole.region !== filter.region) continue;
     if (filter.commune !== undefined && borehole.commune !== filter.commune) continue;
     if (needle !== null && !(keys[index] as string).includes(needle)) continue;
-    visit(borehole, boreholeStatus(borehole, sources.network.lastHeardAtMs(borehole.id), rulesOf.get(borehole.id) ?? NO_RULES, nowMs));
+    visit(borehole, withStatus ? boreholeStatus(borehole, sources.network.lastHeardAtMs(borehole.id), rulesOf.get(borehole.id) ?? NO_RULES, nowMs) : null);
   }
 }
 
 /**
- * One page of the boreholes an identity may see, filtered. Every borehole's status is derived
- * (a status filter and the counts need it); only the page's boreholes get their alerts read in
- * full. Ids are unique and sorted, so paging on `after` returns every borehole exactly once
- * even while statuses change between pages.
+ * One page of the boreholes an identity may see, filtered. Statuses are derived for every
+ * borehole only under a status filter; otherwise for the page's boreholes alone, which also get
+ * their alerts read in full. Ids are unique and sorted, so paging on `after` returns every
+ * borehole exactly once even while statuses change between pages.
  */
 export function networkPage(sources: NetworkListSources, identity: Identity | undefined, filter: NetworkFilter, page: NetworkPageQuery): NetworkPage {
-  const counts = Object.fromEntries(BOREHOLE_STATUSES.map((status) => [status, 0])) as Record<BoreholeStatus, number>;
   const matching: Borehole[] = [];
   let start = 0;
-  forEachStatus(sources, identity, filter, (borehole, status) => {
-    counts[status] += 1;
+  walk(sources, identity, filter, filter.status !== undefined, (borehole, status) => {
     if (filter.status !== undefined && status !== filter.status) return;
     if (page.after !== undefined && borehole.id <= page.after) start = matching.length + 1;
     matching.push(borehole);
@@ -170,7 +181,6 @@ export function networkPage(sources: NetworkListSources, identity: Identity | un
   const alerts = shown.length === 0 ? [] : sources.alerts.unresolvedOf(shown.map((borehole) => borehole.id));
   return {
     total: matching.length,
-    counts,
     items: summarize(shown, alerts, (id) => sources.network.lastHeardAtMs(id), sources.now()),
     after: more ? (shown.at(-1) as Borehole).id : null,
   };
