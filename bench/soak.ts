@@ -16,15 +16,15 @@
  *                   [--restarts-per-kind N] [--restart-kinds service-kill,…] [--offline-minutes M]
  *                   [--faults-per-kind 2] [--sample-seconds 10] [--keep]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { registryEntry } from '../tests/support/fixtures.js';
 import { startInflux2Front, type Influx2Front } from '../tests/support/influx2-front.js';
 import { freePort, startInfluxd, startMosquitto, type InfluxServer, type MosquittoServer } from '../tests/support/servers.js';
+import { metric, openFds, rssKb, ServiceProcess, snapshotBuild } from './lib/service-process.js';
 import { Fleet, intervalFor, type FleetStats } from './soak/fleet.js';
 import { EXPECTED_RULES, makePlan, RESTART_KINDS, type PlannedFault, type PlannedRestart, type RestartKind } from './soak/plan.js';
 import { mean, offlineByCause, slope, storedTotal, verifySeries } from './soak/verify.js';
@@ -109,107 +109,6 @@ function log(line: string): void {
 }
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 const mb = (kb: number) => Math.round(kb / 1024);
-
-// ---------------------------------------------------------------------------------------------
-// The process figures sampled
-
-function rssKb(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function openFds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** A metric from Prometheus text, summed over its labels. */
-function metric(text: string, name: string): number {
-  let total = Number.NaN;
-  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total = (Number.isNaN(total) ? 0 : total) + Number(match[1]);
-  return total;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The service, as in production: the built code in its own process
-
-class ServiceProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<void> | undefined;
-  private stopping = false;
-  readonly crashes: string[] = [];
-
-  constructor(
-    private readonly main: string,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly cwd: string,
-    private readonly logFile: string,
-    readonly baseUrl: string,
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-
-  async start(): Promise<number> {
-    const startedAt = Date.now();
-    const output = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, [this.main], { env: this.env, cwd: this.cwd, stdio: ['ignore', output, output] });
-    closeSync(output);
-    this.child = child;
-    this.exited = new Promise((done) => {
-      child.once('exit', (code, signal) => {
-        if (this.child === child) this.child = undefined;
-        if (!this.stopping) {
-          const what = `the service exited by itself (code ${String(code)}, signal ${String(signal)}); see ${this.logFile}`;
-          this.crashes.push(what);
-          log(`!!! ${what}; starting it again`);
-          void sleep(1000).then(() => (this.child ? undefined : this.start().catch((error: unknown) => log(`!!! restart after crash failed: ${String(error)}`))));
-        }
-        done();
-      });
-    });
-    const deadline = Date.now() + 60_000;
-    while (!(await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false))) {
-      if (Date.now() > deadline) throw new Error(`the service did not answer /healthz within 60 s; see ${this.logFile}`);
-      if (this.child !== child) throw new Error(`the service exited during start-up; see ${this.logFile}`);
-      await sleep(100);
-    }
-    return Date.now() - startedAt;
-  }
-
-  /** Sends the signal and waits for the exit: the stop time, or NaN if it had to be killed. */
-  async stop(signal: NodeJS.Signals): Promise<number> {
-    const { child, exited } = this;
-    if (!child || !exited) return 0;
-    const startedAt = Date.now();
-    this.stopping = true;
-    child.kill(signal);
-    let forced = false;
-    const timer = setTimeout(() => {
-      forced = true;
-      child.kill('SIGKILL');
-    }, 30_000);
-    await exited;
-    clearTimeout(timer);
-    this.stopping = false;
-    this.child = undefined;
-    if (forced) log(`!!! the service did not stop within 30 s of ${signal}: killed`);
-    return forced ? Number.NaN : Date.now() - startedAt;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -319,12 +218,8 @@ async function main(): Promise<number> {
   log(`soak: ${MINUTES} min, ${RATE} readings/s from ${BOREHOLES} boreholes, seed ${SEED}; InfluxDB ${INFLUX === '2' ? '2.x API front over 1.6.7' : '1.6.7'}, broker ${BROKER}, field timing ${FIELD_TIMING ? 'on' : 'off'}, offline_minutes ${OFFLINE_MINUTES}; work directory ${workDir}`);
 
   // A copy of the build: other people rebuilding dist/ during a long run must not change the code
-  // that the next restart starts. node_modules is shared through a link.
-  const app = join(workDir, 'app');
-  cpSync('dist', join(app, 'dist'), { recursive: true });
-  cpSync(join('src', 'http', 'pages', 'assets'), join(app, 'src', 'http', 'pages', 'assets'), { recursive: true });
-  cpSync('package.json', join(app, 'package.json'));
-  symlinkSync(resolve('node_modules'), join(app, 'node_modules'));
+  // that the next restart starts.
+  const main = snapshotBuild(workDir);
 
   const [mosquitto, influxd] = await Promise.all([EMBEDDED ? Promise.resolve(undefined) : startMosquitto(), startInfluxd()]);
   log(`${mosquitto ? `mosquitto ${mosquitto.url} (data ${mosquitto.dataDir})` : 'no Mosquitto (embedded broker)'}, influxd ${influxd.version} ${influxd.url} (data ${influxd.dataDir})`);
@@ -352,9 +247,9 @@ async function main(): Promise<number> {
   const mqttEnv: NodeJS.ProcessEnv = EMBEDDED ? { MQTT_EMBEDDED_HOST: '127.0.0.1', MQTT_EMBEDDED_PORT: String(brokerPort) } : { MQTT_URL: brokerUrl };
   const serviceLog = join(workDir, 'service.log');
   mkdirSync(join(workDir, 'data'));
-  const service = new ServiceProcess(
-    join(app, 'dist', 'src', 'main.js'),
-    {
+  const service = new ServiceProcess({
+    main,
+    env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       ...mqttEnv,
@@ -367,10 +262,12 @@ async function main(): Promise<number> {
       HTTP_PORT: String(port),
       LOG_LEVEL: args['log-level'],
     },
-    workDir,
-    serviceLog,
-    `http://127.0.0.1:${port}`,
-  );
+    cwd: workDir,
+    logFile: serviceLog,
+    baseUrl: `http://127.0.0.1:${port}`,
+    restartOnCrash: true,
+    log,
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       // servers.ts kills Mosquitto and InfluxDB on the same signal; the service is ours to end.
