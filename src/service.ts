@@ -426,7 +426,7 @@ export async function startService({
     }
     let next;
     try {
-      next = await readRegistryFile(registryFile);
+      next = await readRegistryFile(registryFile, registry.version);
     } catch (error) {
       // With the line and column, as npm run check prints them.
       const problems = error instanceof ConfigError ? error.located.map(locatedText) : [(error as Error).message];
@@ -434,7 +434,7 @@ export async function startService({
       registryLog.error({ trigger, file: registryFile, version: registry.version, problems }, 'registry reload refused: the running registry stays in use');
       return { result: 'refused', version: registry.version, boreholes: size, problems };
     }
-    if (next.version === registry.version) {
+    if (next.registry === null) {
       metrics.registryReloads.inc({ result: 'unchanged' });
       registryLog.info({ trigger, version: registry.version }, 'registry file unchanged');
       return { result: 'unchanged', version: registry.version, boreholes: size };

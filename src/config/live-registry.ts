@@ -34,15 +34,23 @@ export function diffRegistries(before: Registry, after: Registry): RegistryDiff 
   return { added, removed, changed };
 }
 
-/** A registry file read and checked, with its version; throws ConfigError listing every problem. */
-export async function readRegistryFile(path: string): Promise<{ registry: Registry; version: string }> {
+/**
+ * A registry file read and checked, with its version; throws ConfigError listing every problem.
+ * Given the running version, a file still at that version is not parsed again (registry null):
+ * a country's registry takes seconds to check, and a save that changed nothing is common.
+ */
+export async function readRegistryFile(path: string): Promise<{ registry: Registry; version: string }>;
+export async function readRegistryFile(path: string, runningVersion: string): Promise<{ registry: Registry | null; version: string }>;
+export async function readRegistryFile(path: string, runningVersion?: string): Promise<{ registry: Registry | null; version: string }> {
   let content: string;
   try {
     content = await readFile(path, 'utf8');
   } catch (error) {
     throw registryUnreadable(path, error);
   }
-  return { registry: parseRegistry(content, path), version: registryVersion(content) };
+  const version = registryVersion(content);
+  if (version === runningVersion) return { registry: null, version };
+  return { registry: parseRegistry(content, path), version };
 }
 
 export class LiveRegistry implements Registry {

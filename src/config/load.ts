@@ -43,7 +43,7 @@ export async function loadConfiguration(env: Record<string, string | undefined>,
   const config = collect(() => loadConfig(env));
   // BOREHOLES_FILE alone cannot be invalid, so the registry is checked even when the rest is.
   const registryFile = options.registryFile ?? config?.boreholesFile ?? envSchema.shape.BOREHOLES_FILE.parse(env.BOREHOLES_FILE);
-  let file: Awaited<ReturnType<typeof readRegistryFile>> | undefined;
+  let file: { registry: Registry; version: string } | undefined;
   try {
     file = await readRegistryFile(registryFile);
   } catch (error) {
