@@ -88,23 +88,50 @@ export async function mapLimited<T, R>(items: readonly T[], limit: number, work:
   return results;
 }
 
-export async function buildUptimeReport(sources: ReportSources, period: Period, boreholes: readonly Borehole[]): Promise<UptimeReport> {
+/** What a borehole's uptime row needs of the registry: its names, and the one rule that shapes the figures. */
+export type UptimeBorehole = Pick<Borehole, 'id' | 'name' | 'village' | 'commune' | 'region'> & { rules: Pick<Borehole['rules'], 'offline_minutes'> };
+
+/**
+ * What the report reads from the state database and the clock rather than the time-series store:
+ * gathered on the main thread (report-worker.ts sends them to the worker as they are).
+ */
+export interface ReportInputs {
+  nowMs: number;
+  /** Critical alerts unresolved at some point of [from, reported end). */
+  criticalAlerts: readonly CriticalAlertRecord[];
+  /** Incidents open at some point of [from, reported end); null from a service run without incidents. */
+  incidents: readonly Incident[] | null;
+}
+
+/** The state-database half of a period's report; `endOf` is where its data stop (reportedEnd, or the last day counted). */
+export function gatherInputs(sources: Omit<ReportSources, 'telemetry'>, fromMs: number, endOf: (nowMs: number) => number): ReportInputs {
   const nowMs = sources.now();
+  const endMs = endOf(nowMs);
+  return { nowMs, criticalAlerts: sources.criticalAlertsBetween(fromMs, endMs), incidents: sources.incidents ? sources.incidents.between(fromMs, endMs) : null };
+}
+
+export async function buildUptimeReport(sources: ReportSources, period: Period, boreholes: readonly UptimeBorehole[]): Promise<UptimeReport> {
+  return computeUptimeReport(sources.telemetry, period, boreholes, gatherInputs(sources, period.fromMs, (nowMs) => reportedEnd({ ...period, nowMs })));
+}
+
+/** The report from its gathered inputs and the time-series store: what the report worker runs. */
+export async function computeUptimeReport(telemetry: ReportSources['telemetry'], period: Period, boreholes: readonly UptimeBorehole[], inputs: ReportInputs): Promise<UptimeReport> {
+  const { nowMs } = inputs;
   const endMs = reportedEnd({ ...period, nowMs });
   const alertsByBorehole = new Map<string, CriticalAlertRecord[]>();
-  for (const alert of sources.criticalAlertsBetween(period.fromMs, endMs)) {
+  for (const alert of inputs.criticalAlerts) {
     const list = alertsByBorehole.get(alert.boreholeId) ?? [];
     list.push(alert);
     alertsByBorehole.set(alert.boreholeId, list);
   }
-  const incidentsByBorehole = sources.incidents ? groupByBorehole(incidentsOpenedIn(sources.incidents.between(period.fromMs, endMs), { fromMs: period.fromMs, toMs: endMs }, new Set(boreholes.map((b) => b.id)))) : null;
+  const incidentsByBorehole = inputs.incidents ? groupByBorehole(incidentsOpenedIn(inputs.incidents, { fromMs: period.fromMs, toMs: endMs }, new Set(boreholes.map((b) => b.id)))) : null;
   const rows = await mapLimited(boreholes, CONCURRENCY, async (borehole): Promise<UptimeRow> => {
     const offlineMinutes = borehole.rules.offline_minutes;
     const [windowStart, windowEnd] = lookaround({ ...period, nowMs, offlineMinutes });
-    const activeMinutes = windowEnd > windowStart ? await activeMinutesSliced(sources.telemetry, borehole.id, windowStart, windowEnd) : [];
+    const activeMinutes = windowEnd > windowStart ? await activeMinutesSliced(telemetry, borehole.id, windowStart, windowEnd) : [];
     // One borehole's totals at a time (not sliced: a meter difference or an integral across a
     // slice boundary would be lost), then a turn of the event loop.
-    const totals = endMs > period.fromMs ? await sources.telemetry.totals([borehole.id], period.fromMs, endMs) : new Map<string, PeriodTotals>();
+    const totals = endMs > period.fromMs ? await telemetry.totals([borehole.id], period.fromMs, endMs) : new Map<string, PeriodTotals>();
     await yieldToEventLoop();
     const total = totals.get(borehole.id);
     const figures = uptimeFigures({

@@ -29,7 +29,7 @@ import type { IncidentsPort } from '../incidents/port.js';
 import type { PeriodTotals } from '../storage/telemetry.js';
 import { toCsv, type CsvSeparator } from './csv.js';
 import { PeriodError } from './periods.js';
-import { activeMinutesSliced, mapLimited, type ReportSources } from './report.js';
+import { activeMinutesSliced, mapLimited, type ReportInputs, type ReportSources } from './report.js';
 import { clip, downIntervals, lookaround, reportedEnd, round, totalMs, uptimeFigures, type CriticalAlert, type Interval } from './uptime.js';
 
 const HOUR_MS = 3_600_000;
@@ -110,8 +110,11 @@ export const resultsReportSchema = z.object({
 export type ResultsReport = z.infer<typeof resultsReportSchema>;
 
 /** What the pure computation needs of one borehole. */
+/** What the results of a borehole need of the registry: its provider and three of its rules. */
+export type ResultsBorehole = Pick<Borehole, 'id' | 'provider'> & { rules: Pick<Borehole['rules'], 'offline_minutes' | 'functional_max_down_hours' | 'results_threshold_pct'> };
+
 export interface BoreholeQuarter {
-  borehole: Pick<Borehole, 'id' | 'provider' | 'rules'>;
+  borehole: ResultsBorehole;
   criticalAlerts: readonly CriticalAlert[];
   /** Minutes with a message, sorted, over at least the quarter widened by `offline_minutes` (uptime.ts `lookaround`). */
   activeMinutes: readonly number[];
@@ -120,7 +123,7 @@ export interface BoreholeQuarter {
 }
 
 /** The value most boreholes carry, the higher on a tie; the default when there are none. */
-export function networkThreshold(boreholes: readonly Pick<Borehole, 'rules'>[], fallback = 96): number {
+export function networkThreshold(boreholes: readonly { rules: Pick<Borehole['rules'], 'results_threshold_pct'> }[], fallback = 96): number {
   const counts = new Map<number, number>();
   for (const borehole of boreholes) counts.set(borehole.rules.results_threshold_pct, (counts.get(borehole.rules.results_threshold_pct) ?? 0) + 1);
   let best: [number, number] | null = null;
@@ -217,7 +220,7 @@ export function resultsRow(quarter: Quarter, nowMs: number, days: readonly Inter
 }
 
 /** The report from its rows: sorted by provider (none last) and borehole, with each provider's totals. */
-export function assembleResults(quarter: Quarter, days: readonly Interval[], rows: readonly ResultsRow[], boreholes: readonly Pick<Borehole, 'rules'>[]): ResultsReport {
+export function assembleResults(quarter: Quarter, days: readonly Interval[], rows: readonly ResultsRow[], boreholes: readonly { rules: Pick<Borehole['rules'], 'results_threshold_pct'> }[]): ResultsReport {
   const threshold = networkThreshold(boreholes);
   const sorted = [...rows].sort((a, b) => byProvider(a.provider, b.provider) || a.borehole.localeCompare(b.borehole));
   const providers = new Map<string | null, { boreholes: number; functional: number; withData: number }>();
@@ -254,23 +257,48 @@ export type ResultsSources = ReportSources & { incidents: Pick<IncidentsPort, 'b
 /** Boreholes asked of the store at once, as the uptime report does. */
 const CONCURRENCY = 4;
 
-export async function buildResultsReport(sources: ResultsSources, quarter: Quarter, boreholes: readonly Borehole[]): Promise<ResultsReport> {
+export async function buildResultsReport(sources: ResultsSources, quarter: Quarter, boreholes: readonly ResultsBorehole[]): Promise<ResultsReport> {
+  return computeResultsReport(sources.telemetry, quarter, boreholes, gatherResultsInputs(sources, quarter));
+}
+
+/**
+ * The results report's state-database half. Alerts up to the reported end; incidents up to the end
+ * of the last day counted: an incident verified in the quarter was open at some point of it, so
+ * `between` has it.
+ */
+export function gatherResultsInputs(sources: Omit<ResultsSources, 'telemetry'>, quarter: Quarter): ReportInputs & { incidents: readonly Incident[] } {
   const nowMs = sources.now();
+  const endMs = reportedEnd({ ...quarter, nowMs });
+  const countedEnd = quarterDays(quarter, nowMs).at(-1)?.[1] ?? quarter.fromMs;
+  return {
+    nowMs,
+    criticalAlerts: sources.criticalAlertsBetween(quarter.fromMs, endMs),
+    incidents: countedEnd > quarter.fromMs ? sources.incidents.between(quarter.fromMs, countedEnd) : [],
+  };
+}
+
+/** The report from its gathered inputs and the time-series store: what the report worker runs. */
+export async function computeResultsReport(
+  telemetry: ReportSources['telemetry'],
+  quarter: Quarter,
+  boreholes: readonly ResultsBorehole[],
+  inputs: ReportInputs & { incidents: readonly Incident[] },
+): Promise<ResultsReport> {
+  const { nowMs } = inputs;
   const endMs = reportedEnd({ ...quarter, nowMs });
   const days = quarterDays(quarter, nowMs);
   const countedEnd = days.at(-1)?.[1] ?? quarter.fromMs;
-  // An incident verified in the quarter was open at some point of it: `between` has it.
-  const verifiedBy = verifiedRepairsByBorehole(countedEnd > quarter.fromMs ? sources.incidents.between(quarter.fromMs, countedEnd) : [], quarter.fromMs, countedEnd);
+  const verifiedBy = verifiedRepairsByBorehole(inputs.incidents, quarter.fromMs, countedEnd);
   const alertsByBorehole = new Map<string, CriticalAlert[]>();
-  for (const alert of sources.criticalAlertsBetween(quarter.fromMs, endMs)) {
+  for (const alert of inputs.criticalAlerts) {
     const list = alertsByBorehole.get(alert.boreholeId) ?? [];
     list.push(alert);
     alertsByBorehole.set(alert.boreholeId, list);
   }
   const rows = await mapLimited(boreholes, CONCURRENCY, async (borehole): Promise<ResultsRow> => {
     const [windowStart, windowEnd] = lookaround({ ...quarter, nowMs, offlineMinutes: borehole.rules.offline_minutes });
-    const activeMinutes = windowEnd > windowStart ? await activeMinutesSliced(sources.telemetry, borehole.id, windowStart, windowEnd) : [];
-    const totals = endMs > quarter.fromMs ? await sources.telemetry.totals([borehole.id], quarter.fromMs, endMs) : new Map<string, PeriodTotals>();
+    const activeMinutes = windowEnd > windowStart ? await activeMinutesSliced(telemetry, borehole.id, windowStart, windowEnd) : [];
+    const totals = endMs > quarter.fromMs ? await telemetry.totals([borehole.id], quarter.fromMs, endMs) : new Map<string, PeriodTotals>();
     await yieldToEventLoop();
     const total = totals.get(borehole.id);
     const input: BoreholeQuarter = { borehole, criticalAlerts: alertsByBorehole.get(borehole.id) ?? [], activeMinutes, volumeM3: total?.volumeM3 ?? 0, pumpingHours: total?.pumpingHours ?? 0 };

@@ -189,6 +189,8 @@ export class EmbeddedTelemetry implements TelemetryStore {
   private constructor(
     private readonly db: Database.Database,
     private readonly now: () => number,
+    /** A reader beside the writer (openReadOnly): streams the writer has created since are looked up on a miss. */
+    private readonly readOnly = false,
   ) {
     this.statements = {
       insertSeries: db.prepare<[string, string, string]>('INSERT INTO series (key, measurement, tags) VALUES (?, ?, ?)'),
@@ -211,6 +213,7 @@ export class EmbeddedTelemetry implements TelemetryStore {
          FROM b`,
       ),
       ping: db.prepare('SELECT 1'),
+      streamId: db.prepare<[string, string, string], number>('SELECT id FROM streams WHERE measurement = ? AND field = ? AND borehole = ?').pluck(),
     };
   }
 
@@ -225,6 +228,18 @@ export class EmbeddedTelemetry implements TelemetryStore {
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
     const store = new EmbeddedTelemetry(db, now);
+    store.load();
+    return store;
+  }
+
+  /**
+   * A second, read-only connection to a store another connection writes (the report worker's,
+   * report-worker.ts): WAL lets it read while the drain writes. Writes through it fail.
+   */
+  static openReadOnly({ path }: Pick<EmbeddedTelemetryOptions, 'path'>): EmbeddedTelemetry {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    const store = new EmbeddedTelemetry(db, Date.now, true);
     store.load();
     return store;
   }
@@ -330,7 +345,13 @@ export class EmbeddedTelemetry implements TelemetryStore {
   // --- Queries ----------------------------------------------------------------------------------
 
   private stream(measurement: string, field: string, boreholeId: string): number | undefined {
-    return this.streamIds.get(streamKey(measurement, field, boreholeId));
+    const key = streamKey(measurement, field, boreholeId);
+    const known = this.streamIds.get(key);
+    if (known !== undefined || !this.readOnly) return known;
+    // A stream's id never changes once committed: cached when found, asked again while absent.
+    const id = this.statements.streamId.get(measurement, field, boreholeId);
+    if (id !== undefined) this.streamIds.set(key, id);
+    return id;
   }
 
   /** Values of one field of one borehole in [fromMs, toMs), in time order. */
