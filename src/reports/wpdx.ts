@@ -93,12 +93,12 @@ export function wpdxRow(
   borehole: Borehole,
   status: BoreholeStatus,
   unresolved: readonly Pick<Alert, 'rule' | 'severity' | 'fault'>[],
-  reportDateMs: number,
+  reportDate: string,
   source: string,
 ): WpdxRow {
   return {
-    wpdx_id: plusCode(borehole.location.lat, borehole.location.lon),
-    report_date: new Date(reportDateMs).toISOString(),
+    wpdx_id: plusCodeOf(borehole),
+    report_date: reportDate,
     lat_deg: borehole.location.lat,
     lon_deg: borehole.location.lon,
     ...wpdxStatus(status, unresolved),
@@ -119,10 +119,20 @@ export type WpdxSummary = BoreholeSummary<Borehole, Pick<Alert, 'boreholeId' | '
 
 /** The given boreholes in WPdx columns, as of `nowMs`. */
 export function wpdxReport(summaries: readonly WpdxSummary[], nowMs: number, source: string = WPDX_SOURCE): WpdxReport {
-  return {
-    report_date: new Date(nowMs).toISOString(),
-    items: summaries.map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, nowMs, source)),
-  };
+  // One date for the whole export: a country's 100,000 rows formatted it 100,000 times.
+  const reportDate = new Date(nowMs).toISOString();
+  return { report_date: reportDate, items: summaries.map((summary) => wpdxRow(summary.borehole, summary.status, summary.openAlerts, reportDate, source)) };
+}
+
+/** A borehole's plus code, computed once per registry entry: a borehole does not move between exports. */
+const plusCodes = new WeakMap<Borehole, string>();
+function plusCodeOf(borehole: Borehole): string {
+  let code = plusCodes.get(borehole);
+  if (code === undefined) {
+    code = plusCode(borehole.location.lat, borehole.location.lon);
+    plusCodes.set(borehole, code);
+  }
+  return code;
 }
 
 export const wpdxCsv = (rows: readonly WpdxRow[], separator: CsvSeparator = 'comma'): string => toCsv(WPDX_COLUMNS, rows, separator);
