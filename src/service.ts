@@ -26,8 +26,9 @@ import { InfluxTelemetry } from './storage/influx-telemetry.js';
 import { EmbeddedTelemetry } from './storage/embedded-telemetry.js';
 import type { TelemetryStore } from './storage/telemetry.js';
 import { alertChangeLine, boreholeTags, registryLine, uptimeLine } from './storage/points.js';
-import { buildUptimeReport, type ReportSources } from './reports/report.js';
-import { buildResultsReport } from './reports/results-report.js';
+import type { ReportSources } from './reports/report.js';
+import { ReportWorker, type WorkerTelemetry } from './reports/report-worker.js';
+import { reportTelemetry } from './storage/report-telemetry.js';
 import { ReportScheduler, serviceMonthReport } from './reports/scheduler.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { RulesEngine } from './rules/engine.js';
@@ -311,18 +312,20 @@ export async function startService({
     now,
   };
   const reportLog = log.child({ component: 'reports' });
+  // The uptime and results reports read the time-series store in a worker thread (docs/reports.md, "Where reports are computed").
+  const reportWorker = new ReportWorker({ telemetry: timeSeries.reportTelemetry, sources: reportSources, log: reportLog });
   const reportScheduler = new ReportScheduler({
     tz: config.reportTz,
     now,
     log: reportLog,
     archive: store,
-    build: (period) => buildUptimeReport(reportSources, period, [...registry.boreholes.values()]),
+    build: (period) => reportWorker.uptime(period, [...registry.boreholes.values()]),
     writeUptime: (report, kind, period) =>
       writeLines(report.boreholes.map((row) => uptimeLine({ ...row, ...boreholeTags(registry, row.borehole) }, kind, period.fromMs))),
     writeRegistry: () => writeRegistryPoints(),
     // The maintenance provider's figures, archived like the uptime (docs/reports.md).
     buildService: (period) => serviceMonthReport(desk, [...registry.boreholes.values()], period, now()),
-    buildResults: (quarter) => buildResultsReport({ ...reportSources, incidents: desk }, quarter, [...registry.boreholes.values()]),
+    buildResults: (quarter) => reportWorker.results(quarter, [...registry.boreholes.values()]),
     ...(reportStartDelayMs === undefined ? {} : { startDelayMs: reportStartDelayMs }),
   });
 
@@ -344,8 +347,8 @@ export async function startService({
       telemetry: timeSeries.telemetry,
     },
     reports: {
-      build: (period, boreholes) => buildUptimeReport(reportSources, period, boreholes),
-      results: (quarter, boreholes) => buildResultsReport({ ...reportSources, incidents: desk }, quarter, boreholes),
+      build: (period, boreholes) => reportWorker.uptime(period, boreholes),
+      results: (quarter, boreholes) => reportWorker.results(quarter, boreholes),
       archived: (limit) => store.listArchivedReports(limit),
       archivedReport: (kind, fromMs, tz) => store.archivedReport(kind, fromMs, tz),
     },
@@ -501,6 +504,7 @@ export async function startService({
       rules.stop();
       desk.stop();
       await reportScheduler.stop();
+      await reportWorker.close();
       await dispatcher.stop();
       await drain.stop(SHUTDOWN_FLUSH_MS);
       journal.close();
@@ -547,6 +551,8 @@ interface TimeSeries {
   name: string;
   writer: LineWriter;
   telemetry: TelemetryStore;
+  /** How the report worker opens its own connection to the same store. */
+  reportTelemetry: WorkerTelemetry;
   /** Readiness: resolves when the store answers. */
   ping(): Promise<unknown>;
   close(): void;
@@ -558,8 +564,8 @@ function openTimeSeries(config: Config, log: Logger, now: () => number): TimeSer
     const path = join(config.dataDir, 'telemetry.db');
     const embedded = EmbeddedTelemetry.open({ path, now });
     log.child({ component: 'store' }).info({ path }, 'embedded time-series store opened (INFLUX_URL unset)');
-    return { name: 'the embedded time-series store', writer: embedded, telemetry: embedded, ping: () => embedded.ping(), close: () => embedded.close() };
+    return { name: 'the embedded time-series store', writer: embedded, telemetry: embedded, reportTelemetry: reportTelemetry({ kind: 'embedded', path }), ping: () => embedded.ping(), close: () => embedded.close() };
   }
   const influx = new InfluxClient({ url, token, org, bucket, now }, log.child({ component: 'influx' }));
-  return { name: 'influxdb', writer: influx, telemetry: new InfluxTelemetry(influx), ping: () => influx.ping(), close: () => undefined };
+  return { name: 'influxdb', writer: influx, telemetry: new InfluxTelemetry(influx), reportTelemetry: reportTelemetry({ kind: 'influx', settings: { url, token, org, bucket } }), ping: () => influx.ping(), close: () => undefined };
 }

@@ -119,10 +119,12 @@ describe('npm run demo (README quick start)', () => {
     const fault = (await openFault()) as Alert;
     // The SMS to Khabou's committee, written to the console (SMS_PROVIDER=console). It names the
     // incident's cause: the water at the intake or the dry run it stops, whichever of the two
-    // readings (level, pump: two topics) the service heard first.
+    // readings (level, pump: two topics) the service heard first; when the level was first heard
+    // low but not yet at the intake (a warning, for the technician alone), the committee's first
+    // SMS is the URGENT one of its rise to critical.
     await expect
       .poll(() => first.output(), { timeout: MINUTE })
-      .toMatch(/"text":"Forage de Khabou: (panne pompe \(marche a sec\)|plus d'eau au niveau de la pompe) \d\d:\d\d\. Repondre OK \d+ pour confirmer\."/);
+      .toMatch(/"text":"(URGENT )?Forage de Khabou: (panne pompe \(marche a sec\)|plus d'eau au niveau de la pompe) \d\d:\d\d[^"]*Repondre OK \d+ pour confirmer\."/);
 
     // The report the banner links covers the simulated week: Khabou's data, and its failure.
     const report = await get<{ boreholes: { borehole: string; coverage_pct: number | null; failures: number }[] }>(`/api/reports/uptime?${reportUrl?.[1] ?? ''}`);
