@@ -1,12 +1,18 @@
-/** `/`: the network at a glance, a map of the registry's coordinates and a list by region. */
-import { BOREHOLE_STATUSES, STATUS_URGENCY, STATUSES_BY_URGENCY, type BoreholeStatus } from '../../domain/borehole-status.js';
+/**
+ * `/`: the network at a glance: counts per status and per region, a search, a map of the
+ * registry's coordinates (clustered for a country), and the boreholes: all of them by region for
+ * a district, a page of 100 by id for a country (issue 19).
+ */
+import { STATUS_URGENCY, STATUSES_BY_URGENCY, type BoreholeStatus } from '../../domain/borehole-status.js';
 import type { BoreholeSummary } from '../network.js';
 import { ago, plural, ruleTitle, SEVERITY_LABELS, STATUS_HINTS, STATUS_LABELS, type Formatter } from './format.js';
 import { html, type SafeHtml } from './html.js';
+import { formatCount, networkMap, type Cluster } from './network-map.js';
+import { networkHref, type NetworkView as NetworkData, type RegionCount } from './network-query.js';
 
-export interface NetworkView {
-  summaries: readonly BoreholeSummary[];
-  statusFilter: BoreholeStatus | undefined;
+export { networkMap } from './network-map.js';
+
+export interface NetworkView extends NetworkData {
   format: Formatter;
   nowMs: number;
 }
@@ -22,88 +28,6 @@ export function lastSeen(lastSeenAtMs: number | null, format: Formatter, nowMs: 
 /** Problems first: what an officer should look at comes at the top of each list. */
 const byName = (a: BoreholeSummary, b: BoreholeSummary): number =>
   STATUS_URGENCY[a.status] - STATUS_URGENCY[b.status] || a.borehole.name.localeCompare(b.borehole.name, 'fr');
-
-const MAP_WIDTH = 1000;
-const MAP_HEIGHT = 400;
-/** Labels are 24 units on a wide screen, 28 on a phone (app.css): room is kept for the larger. */
-const LABEL_SIZE = 28;
-
-interface Box {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-}
-
-const overlaps = (a: Box, b: Box): boolean => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
-
-/** An SVG of the registry coordinates: no tiles, nothing fetched, readable on paper. */
-export function networkMap(summaries: readonly BoreholeSummary[]): SafeHtml {
-  if (summaries.length === 0) return html``;
-  const lats = summaries.map((s) => s.borehole.location.lat);
-  const midLat = (Math.min(...lats) + Math.max(...lats)) / 2;
-  // Equirectangular, squeezed by the cosine of the latitude: right enough across a country.
-  const squeeze = Math.cos((midLat * Math.PI) / 180);
-  const xs = summaries.map((s) => s.borehole.location.lon * squeeze);
-  const ys = summaries.map((s) => -s.borehole.location.lat);
-  const minX = Math.min(...xs);
-  const minY = Math.min(...ys);
-  const spanX = Math.max(...xs) - minX;
-  const spanY = Math.max(...ys) - minY;
-  const margin = { x: 150, y: 45 };
-  // A lone borehole (or a tight cluster) is drawn at a scale of about 0.05° for the map.
-  const scale = Math.min((MAP_WIDTH - 2 * margin.x) / Math.max(spanX, 0.05), (MAP_HEIGHT - 2 * margin.y) / Math.max(spanY, 0.05));
-  const offsetX = (MAP_WIDTH - spanX * scale) / 2;
-  const offsetY = (MAP_HEIGHT - spanY * scale) / 2;
-  const labels = summaries.length <= 40;
-  // Problems drawn last, so that they sit on top of their neighbours.
-  const ordered = [...summaries].sort((a, b) => STATUS_URGENCY[b.status] - STATUS_URGENCY[a.status]);
-  const placed = ordered.map((summary) => ({
-    summary,
-    x: (summary.borehole.location.lon * squeeze - minX) * scale + offsetX,
-    y: (-summary.borehole.location.lat - minY) * scale + offsetY,
-  }));
-  // Labels placed greedily, problems first: right, left, above, below, then diagonally, whichever is free.
-  const taken: Box[] = placed.map(({ x, y }) => ({ x1: x - 15, y1: y - 15, x2: x + 15, y2: y + 15 }));
-  const labelOf = new Map<string, { x: number; y: number; anchor: 'start' | 'end' | 'middle' }>();
-  if (labels) {
-    for (const { summary, x, y } of [...placed].reverse()) {
-      const width = summary.borehole.village.length * LABEL_SIZE * 0.7;
-      const candidates = [
-        { x: x + 19, y: y + 9, anchor: 'start' as const, box: { x1: x + 17, y1: y - 17, x2: x + 21 + width, y2: y + 15 } },
-        { x: x - 19, y: y + 9, anchor: 'end' as const, box: { x1: x - 21 - width, y1: y - 17, x2: x - 17, y2: y + 15 } },
-        { x, y: y - 22, anchor: 'middle' as const, box: { x1: x - width / 2, y1: y - 50, x2: x + width / 2, y2: y - 18 } },
-        { x, y: y + 44, anchor: 'middle' as const, box: { x1: x - width / 2, y1: y + 18, x2: x + width / 2, y2: y + 50 } },
-        { x: x + 12, y: y - 18, anchor: 'start' as const, box: { x1: x + 10, y1: y - 46, x2: x + 14 + width, y2: y - 14 } },
-        { x: x + 12, y: y + 40, anchor: 'start' as const, box: { x1: x + 10, y1: y + 14, x2: x + 14 + width, y2: y + 46 } },
-        { x: x - 12, y: y - 18, anchor: 'end' as const, box: { x1: x - 14 - width, y1: y - 46, x2: x - 10, y2: y - 14 } },
-        { x: x - 12, y: y + 40, anchor: 'end' as const, box: { x1: x - 14 - width, y1: y + 14, x2: x - 10, y2: y + 46 } },
-      ];
-      const inside = (box: Box) => box.x1 >= 0 && box.x2 <= MAP_WIDTH && box.y1 >= 0 && box.y2 <= MAP_HEIGHT;
-      // No room: no label (the point keeps its tooltip, and the list below names every borehole).
-      const free = candidates.find((c) => inside(c.box) && !taken.some((t) => overlaps(t, c.box)));
-      if (free) {
-        taken.push(free.box);
-        labelOf.set(summary.borehole.id, { x: free.x, y: free.y, anchor: free.anchor });
-      }
-    }
-  }
-  const points = placed.map(({ summary, x, y }) => {
-    const label = labelOf.get(summary.borehole.id);
-    return html`<a href="/boreholes/${summary.borehole.id}" class="pt status-${summary.status}">
-      <title>${summary.borehole.name} — ${STATUS_LABELS[summary.status]}</title>
-      <circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${summary.status === 'ok' ? 10 : 13}"/>
-      ${label ? html`<text x="${label.x.toFixed(1)}" y="${label.y.toFixed(1)}" text-anchor="${label.anchor}">${summary.borehole.village}</text>` : ''}
-    </a>`;
-  });
-  return html`<figure class="map">
-    <svg viewBox="0 0 ${MAP_WIDTH} ${MAP_HEIGHT}" role="img" aria-label="Carte des forages">
-      <rect class="map-bg" x="0" y="0" width="${MAP_WIDTH}" height="${MAP_HEIGHT}" rx="8"/>
-      ${points}
-    </svg>
-    <figcaption>Position des forages d'après le registre (nord en haut). Touchez un point pour ouvrir le forage.</figcaption>
-  </figure>`;
-}
 
 function alertsCell(summary: BoreholeSummary): SafeHtml {
   if (summary.openAlerts.length === 0) return html`<span class="muted">aucune</span>`;
@@ -135,31 +59,144 @@ function regionSection(region: string, summaries: readonly BoreholeSummary[], vi
   </section>`;
 }
 
+/** What is filtered on, in words, with a way back to the whole network. */
+function filterNote(view: NetworkView): SafeHtml {
+  const { query } = view;
+  const parts: SafeHtml[] = [];
+  if (query.region !== undefined) parts.push(html`de la région ${query.region}`);
+  if (query.q !== undefined) parts.push(html`dont le nom, le village ou l'identifiant contient « ${query.q} »`);
+  if (query.bbox !== undefined) parts.push(html`de la zone choisie sur la carte`);
+  if (query.status !== undefined) parts.push(html`dans l'état « ${STATUS_LABELS[query.status]} »`);
+  // A link with a box that cannot be read shows the whole network, and says why.
+  const bad = query.badBbox ? html`<p class="filter-note">La zone de carte demandée n'est pas lisible : elle est ignorée.</p>` : '';
+  if (parts.length === 0) return bad === '' ? html`` : bad;
+  const widen = query.bbox !== undefined ? html` · <a href="${networkHref({ ...query, bbox: undefined, after: undefined })}">Élargir la carte</a>` : '';
+  return html`${bad}<p class="filter-note">Seuls les forages ${parts.map((part, index) => html`${index > 0 ? ', ' : ''}${part}`)} sont montrés. <a href="/">Voir tous les forages</a>${widen}</p>`;
+}
+
+function searchForm(view: NetworkView): SafeHtml {
+  const { query } = view;
+  return html`<form class="network-search" method="get" action="/" role="search">
+      <label for="network-q">Chercher un forage</label>
+      <div class="fields">
+        <input id="network-q" type="search" name="q" value="${query.q ?? ''}" placeholder="nom, village ou identifiant" maxlength="100" autocomplete="off">
+        ${
+          view.visibleRegions.length > 1
+            ? html`<select name="region" aria-label="Région"><option value="">Toutes les régions</option>${view.visibleRegions.map(
+                (region) => html`<option value="${region}"${region === query.region ? html` selected` : ''}>${region}</option>`,
+              )}</select>`
+            : ''
+        }
+        <button class="btn" type="submit">Rechercher</button>
+      </div>
+    </form>`;
+}
+
+/** Boreholes and their statuses per region, each region a link to its own view. */
+function regionTable(view: NetworkView): SafeHtml {
+  if (view.regions.length === 0) return html``;
+  const { query } = view;
+  const columns = STATUSES_BY_URGENCY;
+  const sum = (pick: (row: RegionCount) => number) => view.regions.reduce((total, row) => total + pick(row), 0);
+  const cells = (row: Pick<RegionCount, 'total' | 'counts'>) =>
+    html`<td class="num">${formatCount(row.total)}</td>${columns.map(
+      (status) => html`<td class="num${row.counts[status] > 0 ? ` status-${status}` : ''}">${formatCount(row.counts[status])}</td>`,
+    )}`;
+  return html`<section class="region-counts">
+    <h2>Par région</h2>
+    <div class="table-scroll">
+    <table class="counts">
+      <thead><tr><th scope="col">Région</th><th scope="col" class="num">Forages</th>${columns.map((status) => html`<th scope="col" class="num">${STATUS_LABELS[status]}</th>`)}</tr></thead>
+      <tbody>
+      ${view.regions.map(
+        (row) => html`<tr${row.region === query.region ? html` class="selected"` : ''}>
+          <th scope="row"><a href="${networkHref({ region: row.region, q: query.q, status: query.status })}">${row.region}</a></th>
+          ${cells(row)}
+        </tr>`,
+      )}
+      </tbody>
+      ${
+        view.regions.length > 1
+          ? html`<tfoot><tr><th scope="row">Total</th>${cells({
+              total: sum((row) => row.total),
+              counts: Object.fromEntries(columns.map((status) => [status, sum((row) => row.counts[status])])) as Record<BoreholeStatus, number>,
+            })}</tr></tfoot>`
+          : ''
+      }
+    </table>
+    </div>
+  </section>`;
+}
+
+/** A country's list: a page of 100 by id, the filters kept in the links. */
+function listPage(view: NetworkView, list: Extract<NetworkView['list'], { kind: 'page' }>): SafeHtml {
+  const { query } = view;
+  const last = list.first + list.summaries.length;
+  return html`<section class="list-page">
+    <h2>Forages ${formatCount(list.first + 1)} à ${formatCount(last)} sur ${formatCount(view.shown.length)} <small>par identifiant</small></h2>
+    <p class="muted">Trop de forages pour les lister tous ici : cherchez un nom, choisissez une région ou touchez un groupe de la carte.</p>
+    <table class="list">
+      <thead><tr><th scope="col">État</th><th scope="col">Forage</th><th scope="col">Région</th><th scope="col">Commune</th><th scope="col">Dernier message</th><th scope="col">Alertes en cours</th></tr></thead>
+      <tbody>
+      ${list.summaries.map(
+        (s) => html`<tr class="row-${s.status}">
+          <td data-label="État">${statusBadge(s.status)}</td>
+          <td data-label="Forage"><a class="strong" href="/boreholes/${s.borehole.id}">${s.borehole.name}</a><br><span class="muted">${s.borehole.village} · ${s.borehole.id}</span></td>
+          <td data-label="Région">${s.borehole.region}</td>
+          <td data-label="Commune">${s.borehole.commune}</td>
+          <td data-label="Dernier message">${lastSeen(s.lastSeenAtMs, view.format, view.nowMs)}</td>
+          <td data-label="Alertes">${alertsCell(s)}</td>
+        </tr>`,
+      )}
+      </tbody>
+    </table>
+    <nav class="pager" aria-label="Pages">${list.first > 0 ? html`<a href="${networkHref({ ...query, after: undefined })}">‹ Premiers</a>` : ''}<span>${formatCount(list.first + 1)}–${formatCount(last)} sur ${formatCount(view.shown.length)}</span>${
+      list.after !== null ? html`<a href="${networkHref({ ...query, after: list.after })}" rel="next">Suivants ›</a>` : ''
+    }</nav>
+  </section>`;
+}
+
+function emptyNote(view: NetworkView): SafeHtml {
+  if (view.query.q !== undefined) return html`<p class="empty">Aucun forage ne correspond à « ${view.query.q} ».</p>`;
+  if (view.query.status !== undefined) return html`<p class="empty">Aucun forage dans cet état.</p>`;
+  return html`<p class="empty">Aucun forage ici.</p>`;
+}
+
 export function networkPage(view: NetworkView): SafeHtml {
-  const counts = Object.fromEntries(BOREHOLE_STATUSES.map((status) => [status, 0])) as Record<BoreholeStatus, number>;
-  for (const summary of view.summaries) counts[summary.status] += 1;
-  const shown = view.statusFilter ? view.summaries.filter((s) => s.status === view.statusFilter) : view.summaries;
-  const regions = new Map<string, BoreholeSummary[]>();
-  for (const summary of shown) {
-    const list = regions.get(summary.borehole.region);
-    if (list) list.push(summary);
-    else regions.set(summary.borehole.region, [summary]);
-  }
+  const { query } = view;
+  // A cluster within one region opens that region; else (or already there) the box it covers.
+  const zoomHref = (cluster: Cluster): string =>
+    cluster.region !== null && cluster.region !== query.region
+      ? networkHref({ region: cluster.region, q: query.q, status: query.status })
+      : networkHref({ region: query.region, q: query.q, status: query.status, bbox: cluster.bounds });
   const tiles = STATUSES_BY_URGENCY.map(
-    (status) => html`<a class="tile status-${status}${view.statusFilter === status ? ' selected' : ''}" href="/?status=${status}">
-      <span class="n">${counts[status]}</span><span class="label">${STATUS_LABELS[status]}</span></a>`,
+    (status) => html`<a class="tile status-${status}${query.status === status ? ' selected' : ''}" href="${networkHref({ ...query, status, after: undefined })}">
+      <span class="n">${formatCount(view.counts[status])}</span><span class="label">${STATUS_LABELS[status]}</span></a>`,
   );
+  let list: SafeHtml;
+  if (view.shown.length === 0) list = emptyNote(view);
+  else if (view.list.kind === 'page') list = listPage(view, view.list);
+  else {
+    const regions = new Map<string, BoreholeSummary[]>();
+    for (const summary of view.list.summaries) {
+      const found = regions.get(summary.borehole.region);
+      if (found) found.push(summary);
+      else regions.set(summary.borehole.region, [summary]);
+    }
+    list = html`${[...regions.entries()].sort(([a], [b]) => a.localeCompare(b, 'fr')).map(([region, summaries]) => regionSection(region, summaries, view))}`;
+  }
   return html`<div class="page-head">
       <h1>Réseau de forages</h1>
-      <p class="meta">${plural(view.summaries.length, 'forage', 'forages')} · état au ${view.format.dateTimeOf(view.nowMs)}</p>
+      <p class="meta">${view.total > 1 ? `${formatCount(view.total)} forages` : plural(view.total, 'forage', 'forages')} · état au ${view.format.dateTimeOf(view.nowMs)}</p>
     </div>
+    ${searchForm(view)}
     <div class="overview">
       <nav class="tiles" aria-label="Filtrer par état">${tiles}${
-        view.statusFilter ? html`<a class="tile all" href="/"><span class="n">${view.summaries.length}</span><span class="label">Tous</span></a>` : ''
+        query.status ? html`<a class="tile all" href="${networkHref({ ...query, status: undefined, after: undefined })}"><span class="n">${formatCount(view.total)}</span><span class="label">Tous</span></a>` : ''
       }</nav>
-      ${networkMap(view.summaries)}
+      ${networkMap(view.shown, zoomHref)}
     </div>
-    ${view.statusFilter ? html`<p class="filter-note">Seuls les forages « ${STATUS_LABELS[view.statusFilter]} » sont listés. <a href="/">Voir tous les forages</a></p>` : ''}
-    ${shown.length === 0 ? html`<p class="empty">Aucun forage dans cet état.</p>` : ''}
-    ${[...regions.entries()].sort(([a], [b]) => a.localeCompare(b, 'fr')).map(([region, list]) => regionSection(region, list, view))}`;
+    ${filterNote(view)}
+    ${regionTable(view)}
+    ${list}`;
 }

@@ -12,10 +12,9 @@ import { AlertTransitionError, type Alert } from '../../alerts/alert.js';
 import { UnknownAlertError } from '../../rules/engine.js';
 import type { SeriesBucket } from '../../storage/telemetry.js';
 import { actorOf, hasRole, type Identity, type TokenAuth } from '../auth.js';
-import { isBoreholeStatus } from '../../domain/borehole-status.js';
 import type { NetworkPort, Scope } from '../network.js';
 import type { AlertsPort } from '../routes/alerts.js';
-import { DAY_MS, networkSummaries } from '../routes/boreholes.js';
+import { DAY_MS, networkListSources, networkSummaries } from '../routes/boreholes.js';
 import { ALERT_FILTERS, alertsPage, type AlertFilter } from './alerts-page.js';
 import type { PageAssets } from './assets.js';
 import { boreholePage } from './borehole-page.js';
@@ -24,6 +23,7 @@ import { html } from './html.js';
 import { renderPage, type PageFrame } from './layout.js';
 import { loginPage, messagePage } from './login-page.js';
 import { networkPage } from './network-page.js';
+import { networkQueryOf, networkView } from './network-query.js';
 import { reportPage } from './report-page.js';
 import { SMS_FILTERS, smsPage, type SmsFilter } from './sms-page.js';
 import type { SmsPort } from '../routes/sms.js';
@@ -238,15 +238,14 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (app, options) 
   app.get<{ Querystring: Record<string, string | undefined> }>('/', { schema: { hide: true } }, async (request, reply) => {
     const identity = await signedIn(request, reply, 'viewer');
     if (!identity) return reply;
-    const asked = request.query.status;
-    const status = isBoreholeStatus(asked) ? asked : undefined;
-    const summaries = networkSummaries(options, identity);
+    // One walk over what the token may see; only the listed boreholes' alerts are read (issue 19).
+    const view = networkView(networkListSources(options), identity, networkQueryOf(request.query));
     return send(reply, 200, {
       title: 'Réseau',
       section: 'network',
       identity,
       unresolvedCount: unresolvedCount(identity),
-      body: networkPage({ summaries, statusFilter: status, format, nowMs: now() }),
+      body: networkPage({ ...view, format, nowMs: now() }),
     });
   });
 
